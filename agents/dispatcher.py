@@ -1,0 +1,207 @@
+"""The dispatcher: one loop that finds due work and hands it to django-q2.
+
+Apps register *sources* (agents: due runs and stuck-run recovery; proactive: schedules
+and monitors; autonomy: cycles). Each tick asks every source to do what is due, in short
+transactions, then sleeps until the earliest next due time it was told about, at most
+GRADENT_DISPATCHER_MAX_SLEEP seconds. Claims are conditional updates or
+select_for_update(skip_locked=True), so several dispatchers may run at once.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import time
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import close_old_connections, connection
+from django.db.models import Exists, OuterRef
+from django.utils import timezone
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class TickResult:
+    done: int = 0
+    next_due: datetime | None = None
+
+
+class Source:
+    """A kind of due work. `tick(now)` does what is due (bounded per call) and may say
+    when it next has something to do."""
+
+    name = ""
+    batch = 100
+
+    def tick(self, now: datetime) -> TickResult:
+        raise NotImplementedError
+
+
+_sources: dict[str, Source] = {}
+
+
+def register_source(source: Source) -> None:
+    _sources[source.name] = source
+
+
+def sources() -> list[Source]:
+    return list(_sources.values())
+
+
+def skip_locked_supported() -> bool:
+    return connection.features.has_select_for_update_skip_locked
+
+
+# --- agents' own sources ------------------------------------------------------------------
+class DueRunsSource(Source):
+    """Queued runs that should be with a worker and are not: due retries, delayed starts,
+    tasks the broker never delivered (Redis loses in-flight tasks when a worker dies), and
+    tasks that could not be sent when the run started."""
+
+    name = "due_runs"
+
+    def tick(self, now: datetime) -> TickResult:
+        from agents.models import Run, RunStatus
+        from agents.services import enqueue_run
+
+        running_sibling = Run.objects.filter(agent_id=OuterRef("agent_id"), status=RunStatus.RUNNING)
+        due = (
+            Run.objects.due(now)
+            .annotate(blocked=Exists(running_sibling))
+            .exclude(overlap_policy="queue_one", blocked=True)
+            .order_by("not_before", "id")
+            .values_list("id", "enqueued_at")[: self.batch]
+        )
+        done = 0
+        for run_id, enqueued_at in due:
+            # Claim the send: only one dispatcher re-enqueues a given run.
+            claimed = Run.objects.filter(pk=run_id, status=RunStatus.QUEUED, enqueued_at=enqueued_at).update(
+                enqueued_at=now
+            )
+            if claimed and enqueue_run(run_id):
+                done += 1
+        upcoming = (
+            Run.objects.filter(status=RunStatus.QUEUED, not_before__gt=now, enqueued_at__isnull=True)
+            .order_by("not_before")
+            .values_list("not_before", flat=True)
+            .first()
+        )
+        return TickResult(done=done, next_due=upcoming)
+
+
+class StuckRunsSource(Source):
+    """Running runs past their deadline: the worker was killed or the machine was lost.
+    Each is retried if attempts remain, else failed as quarantined."""
+
+    name = "stuck_runs"
+
+    def tick(self, now: datetime) -> TickResult:
+        from agents.executor import after_run_finished
+        from agents.models import Run, RunStatus
+
+        done = 0
+        for run in Run.objects.stuck_running(now).order_by("deadline_at")[: self.batch]:
+            base = Run.objects.filter(pk=run.pk, status=RunStatus.RUNNING, attempt=run.attempt)
+            lost = f"Worker {run.worker or '?'} was lost during attempt {run.attempt}"
+            if run.cancel_requested:
+                updated = base.update(status=RunStatus.CANCELLED, finished_at=now, reason="Cancelled (worker lost).")
+            elif run.attempt < run.max_attempts:
+                updated = base.update(
+                    status=RunStatus.QUEUED,
+                    not_before=None,
+                    enqueued_at=None,
+                    deadline_at=None,
+                    reason=f"{lost}; retrying.",
+                )
+            else:
+                updated = base.update(
+                    status=RunStatus.FAILED,
+                    finished_at=now,
+                    reason=f"Quarantined: {lost.lower()}, the last of {run.max_attempts} attempts.",
+                    error="worker lost",
+                )
+            if updated:
+                done += 1
+                run.refresh_from_db()
+                if run.status != RunStatus.QUEUED:
+                    after_run_finished(run)
+        return TickResult(done=done)
+
+
+register_source(DueRunsSource())
+register_source(StuckRunsSource())
+
+
+# --- the loop ------------------------------------------------------------------------------
+def tick(now: datetime | None = None) -> TickResult:
+    """One pass over every source. A failing source is logged and does not stop the others."""
+    now = now or timezone.now()
+    total = TickResult()
+    for source in sources():
+        try:
+            result = source.tick(now)
+        except Exception:
+            logger.exception("dispatcher source %s failed", source.name)
+            continue
+        total.done += result.done
+        if result.next_due and (total.next_due is None or result.next_due < total.next_due):
+            total.next_due = result.next_due
+    return total
+
+
+def beat(name: str, tick_ms: int, info: dict) -> None:
+    from agents.models import DispatcherHeartbeat
+
+    DispatcherHeartbeat.objects.update_or_create(
+        name=name, defaults={"last_beat": timezone.now(), "last_tick_ms": tick_ms, "info": info}
+    )
+
+
+def run_forever(stop: threading.Event | None = None, *, max_sleep: float | None = None) -> None:
+    stop = stop or threading.Event()
+    max_sleep = max_sleep if max_sleep is not None else settings.GRADENT_DISPATCHER_MAX_SLEEP
+    name = f"{socket.gethostname()}:{os.getpid()}"
+    logger.info("dispatcher %s started with sources: %s", name, ", ".join(s.name for s in sources()))
+    while not stop.is_set():
+        started = time.monotonic()
+        close_old_connections()
+        try:
+            result = tick()
+            beat(name, int((time.monotonic() - started) * 1000), {"done": result.done})
+        except Exception:
+            # The database may be briefly unreachable; keep the loop alive.
+            logger.exception("dispatcher tick failed")
+            result = TickResult()
+        sleep = max_sleep
+        if result.done:
+            sleep = 0.05  # more may be waiting behind the batch
+        elif result.next_due:
+            sleep = min(max_sleep, max(0.0, (result.next_due - timezone.now()).total_seconds()))
+        stop.wait(sleep)
+    from agents.models import DispatcherHeartbeat
+
+    DispatcherHeartbeat.objects.filter(name=name).delete()
+    logger.info("dispatcher %s stopped", name)
+
+
+def dispatcher_status() -> dict:
+    from agents.models import DispatcherHeartbeat
+
+    latest = DispatcherHeartbeat.objects.order_by("-last_beat").first()
+    if latest is None:
+        return {"ok": False, "detail": "no dispatcher has run", "last_beat": None}
+    age = (timezone.now() - latest.last_beat).total_seconds()
+    ok = age <= settings.GRADENT_DISPATCHER_STALE_SECONDS
+    return {
+        "ok": ok,
+        "detail": f"last beat {age:.0f} s ago" + ("" if ok else " (late)"),
+        "last_beat": latest.last_beat.isoformat(),
+        "running": DispatcherHeartbeat.objects.filter(
+            last_beat__gte=timezone.now() - timedelta(seconds=settings.GRADENT_DISPATCHER_STALE_SECONDS)
+        ).count(),
+    }

@@ -1,0 +1,43 @@
+"""The run lifecycle, published for the apps above `agents` (notifications, autonomy…).
+
+One small explicit hook: apps subscribe in AppConfig.ready(); a failing subscriber is
+logged and never breaks the run that published the event.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from collections.abc import Callable
+
+logger = logging.getLogger(__name__)
+
+RUN_STARTED = "run_started"
+RUN_SUCCEEDED = "run_succeeded"
+RUN_FAILED = "run_failed"
+RUN_SKIPPED = "run_skipped"
+AGENT_AUTO_PAUSED = "agent_auto_paused"
+TOOL_CALLED = "tool_called"
+EVENTS = (RUN_STARTED, RUN_SUCCEEDED, RUN_FAILED, RUN_SKIPPED, AGENT_AUTO_PAUSED, TOOL_CALLED)
+
+_subscribers: dict[str, list[Callable[..., None]]] = defaultdict(list)
+
+
+def subscribe(event: str, callback: Callable[..., None]) -> None:
+    if event not in EVENTS:
+        raise ValueError(f"unknown event {event!r}; known: {', '.join(EVENTS)}")
+    if callback not in _subscribers[event]:
+        _subscribers[event].append(callback)
+
+
+def unsubscribe(event: str, callback: Callable[..., None]) -> None:
+    if callback in _subscribers[event]:
+        _subscribers[event].remove(callback)
+
+
+def publish(event: str, **payload) -> None:
+    for callback in list(_subscribers[event]):
+        try:
+            callback(event=event, **payload)
+        except Exception:
+            logger.exception("subscriber %r failed on %s", callback, event)

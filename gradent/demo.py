@@ -1,0 +1,52 @@
+"""Example agents for `up --demo`: scripted, so they work with no API key and offline."""
+
+from __future__ import annotations
+
+from agents.models import Agent, OverlapPolicy
+from agents.services import start_run
+from workspaces.models import personal_workspace_for
+
+DEMO_AGENTS = [
+    {
+        "name": "Demo: note keeper",
+        "description": "Remembers the last note it was given and recalls the one before.",
+        "task_instructions": "Keep the latest note.",
+        "allowed_tools": ["recall", "remember"],
+        "provider_settings": {
+            "steps": [
+                {"id": "previous", "tool": "recall", "args": {"key": "note"}},
+                {"id": "store", "tool": "remember", "args": {"key": "note", "value": "{{ input.note }}"}},
+            ],
+            "answer": "Stored {{ input.note }}; before it the note was {{ steps.previous }}",
+        },
+        "input": {"note": "hello from the demo"},
+    },
+    {
+        "name": "Demo: greeter",
+        "description": "Greets whoever the run input names, and finishes.",
+        "task_instructions": "Say hello.",
+        "allowed_tools": ["finish"],
+        "provider_settings": {
+            "steps": [{"tool": "finish", "args": {"answer": "Hello, {{ input.name }}!"}}],
+        },
+        "input": {"name": "newcomer"},
+    },
+]
+
+
+def create_demo(*, owner) -> list[Agent]:
+    """Create the demo agents once (idempotent) and start a first run of each."""
+    workspace = personal_workspace_for(owner)
+    created = []
+    for spec in DEMO_AGENTS:
+        spec = dict(spec)
+        run_input = spec.pop("input")
+        agent, was_created = Agent.objects.get_or_create(
+            workspace=workspace,
+            name=spec["name"],
+            defaults={**spec, "provider": "scripted", "model": "", "overlap_policy": OverlapPolicy.QUEUE_ONE},
+        )
+        created.append(agent)
+        if was_created:
+            start_run(agent, source="manual", source_ref="demo", input=run_input)
+    return created

@@ -1,0 +1,275 @@
+"""Gradent settings: one module, driven by environment variables (see .env.example).
+
+SQLite + the django-q2 ORM broker by default; DATABASE_URL and REDIS_URL scale out.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+import dj_database_url
+
+from gradent.env import (
+    env_bool,
+    env_float,
+    env_int,
+    env_json,
+    env_list,
+    env_secret,
+    env_str,
+)
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+DATA_DIR = Path(env_str("GRADENT_DATA_DIR", str(BASE_DIR / "data"))).resolve()
+DATA_DIR.mkdir(parents=True, exist_ok=True)
+
+
+def _generated_secret_key() -> str:
+    """A key generated once into DATA_DIR, so a fresh install needs no configuration.
+
+    O_EXCL makes concurrent first starts (web, dispatcher, workers) agree on one key.
+    """
+    path = DATA_DIR / "secret_key"
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return path.read_text().strip()
+    with os.fdopen(fd, "w") as handle:
+        handle.write(secrets.token_urlsafe(50))
+    return path.read_text().strip()
+
+
+SECRET_KEY = env_secret("SECRET_KEY") or _generated_secret_key()
+# Key for secrets stored encrypted in the database; defaults to one derived from SECRET_KEY.
+GRADENT_ENCRYPTION_KEY = env_secret("GRADENT_ENCRYPTION_KEY")
+DEBUG = env_bool("DEBUG", False)
+ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"])
+CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
+SITE_URL = env_str("SITE_URL", "http://localhost:8000")
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django.contrib.humanize",
+    "rest_framework",
+    "rest_framework_simplejwt",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "django_htmx",
+    "django_q",
+    "gradent",
+    "workspaces",
+    "agents",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
+]
+
+ROOT_URLCONF = "gradent.urls"
+WSGI_APPLICATION = "gradent.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# --- Database -------------------------------------------------------------------------
+SQLITE_PATH = Path(env_str("GRADENT_SQLITE_PATH", str(DATA_DIR / "gradent.sqlite3")))
+DATABASE_URL = env_secret("DATABASE_URL")
+if DATABASE_URL:
+    DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60)}
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+else:
+    DATABASES = {
+        "default": {
+            "ENGINE": "django.db.backends.sqlite3",
+            "NAME": SQLITE_PATH,
+            # Web, dispatcher and workers write concurrently. IMMEDIATE takes the write
+            # lock at BEGIN so a reader never has to upgrade (the "database is locked"
+            # failure of deferred transactions); WAL lets readers run beside the writer.
+            "OPTIONS": {
+                "transaction_mode": "IMMEDIATE",
+                "timeout": env_int("GRADENT_SQLITE_TIMEOUT", 20),
+                "init_command": (
+                    "PRAGMA journal_mode=WAL;"
+                    "PRAGMA synchronous=NORMAL;"
+                    "PRAGMA busy_timeout=20000;"
+                    "PRAGMA foreign_keys=ON;"
+                ),
+            },
+            # A file, not :memory:, so a real cluster in a system test can share it.
+            "TEST": {"NAME": str(DATA_DIR / "test_gradent.sqlite3")},
+        }
+    }
+DB_IS_SQLITE = DATABASES["default"]["ENGINE"].endswith("sqlite3")
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- Cache ----------------------------------------------------------------------------
+REDIS_URL = env_secret("REDIS_URL")
+if REDIS_URL:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+else:
+    # Shared by every process on this machine (throttles, cluster stats for /healthz).
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+            "LOCATION": str(DATA_DIR / "cache"),
+        }
+    }
+
+# --- django-q2 ------------------------------------------------------------------------
+# The Run table is the source of truth and the dispatcher recovers lost work, so the
+# broker must never retry on its own: one attempt, failures acknowledged, and `retry`
+# well above `timeout` plus queue wait (django-q2 counts queue wait in its retry clock).
+GRADENT_TASK_TIMEOUT = env_int("GRADENT_TASK_TIMEOUT", 1800, minimum=10)
+Q_CLUSTER = {
+    "name": env_str("GRADENT_Q_NAME", "gradent"),
+    "workers": env_int("GRADENT_WORKERS", 2, minimum=1),
+    "recycle": 500,
+    "timeout": GRADENT_TASK_TIMEOUT,
+    "retry": GRADENT_TASK_TIMEOUT * 2 + 600,
+    "max_attempts": 1,
+    "ack_failures": True,
+    "save_limit": env_int("GRADENT_Q_SAVE_LIMIT", 250),
+    "scheduler": False,  # our dispatcher schedules; django-q2 only executes
+    "catch_up": False,
+    "poll": env_float("GRADENT_Q_POLL", 0.2),
+    "label": "Task queue",
+    "log_level": env_str("GRADENT_LOG_LEVEL", "INFO"),
+}
+if REDIS_URL:
+    Q_CLUSTER["redis"] = REDIS_URL
+else:
+    Q_CLUSTER["orm"] = "default"
+
+# --- Auth -----------------------------------------------------------------------------
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "dashboard:overview"
+LOGOUT_REDIRECT_URL = "login"
+
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "workspaces.auth.APITokenAuthentication",
+        "rest_framework_simplejwt.authentication.JWTAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": [
+        "rest_framework.permissions.IsAuthenticated",
+        "workspaces.permissions.TokenScopePermission",
+    ],
+    "DEFAULT_THROTTLE_CLASSES": [
+        "rest_framework.throttling.AnonRateThrottle",
+        "rest_framework.throttling.UserRateThrottle",
+    ],
+    "DEFAULT_THROTTLE_RATES": {
+        "anon": env_str("GRADENT_THROTTLE_ANON", "60/minute"),
+        "user": env_str("GRADENT_THROTTLE_USER", "1200/minute"),
+        "run_start": env_str("GRADENT_THROTTLE_RUN_START", "120/minute"),
+    },
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
+    "PAGE_SIZE": 50,
+    "EXCEPTION_HANDLER": "gradent.api.exception_handler",
+}
+SIMPLE_JWT = {
+    "AUTH_HEADER_TYPES": ("Bearer",),
+    "SIGNING_KEY": SECRET_KEY,
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Gradent API",
+    "DESCRIPTION": "Run AI agents unattended: agents, runs, threads and workspaces.",
+    "VERSION": "0.1.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+}
+
+# --- i18n / static --------------------------------------------------------------------
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = env_str("TIME_ZONE", "UTC")
+USE_I18N = True
+USE_TZ = True
+STATIC_URL = "static/"
+STATIC_ROOT = DATA_DIR / "static"
+STATIC_ROOT.mkdir(exist_ok=True)
+STATICFILES_DIRS = [BASE_DIR / "static"]
+# Serve app static files straight from their folders: `up` needs no collectstatic.
+WHITENOISE_USE_FINDERS = True
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
+}
+
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if env_bool("GRADENT_BEHIND_PROXY") else None
+SESSION_COOKIE_SECURE = env_bool("GRADENT_SECURE_COOKIES", False)
+CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+
+# --- Gradent --------------------------------------------------------------------------
+# Private/loopback targets the safe HTTP client may reach: "*", CIDRs, IPs or host names.
+GRADENT_ALLOW_PRIVATE_URLS = env_list("GRADENT_ALLOW_PRIVATE_URLS", [])
+GRADENT_EXTRA_TOOLS = env_list("GRADENT_EXTRA_TOOLS", [])
+GRADENT_RUNS_PER_HOUR = env_int("GRADENT_RUNS_PER_HOUR", 1000, minimum=0)
+GRADENT_RUN_GRACE_SECONDS = env_int("GRADENT_RUN_GRACE_SECONDS", 60, minimum=1)
+GRADENT_QUEUED_STALE_SECONDS = env_int("GRADENT_QUEUED_STALE_SECONDS", 300, minimum=1)
+GRADENT_RETRY_BASE_SECONDS = env_float("GRADENT_RETRY_BASE_SECONDS", 10.0)
+GRADENT_RETRY_MAX_SECONDS = env_float("GRADENT_RETRY_MAX_SECONDS", 600.0)
+GRADENT_DISPATCHER_MAX_SLEEP = env_float("GRADENT_DISPATCHER_MAX_SLEEP", 1.0)
+GRADENT_DISPATCHER_STALE_SECONDS = env_int("GRADENT_DISPATCHER_STALE_SECONDS", 30)
+GRADENT_HISTORY_MESSAGES = env_int("GRADENT_HISTORY_MESSAGES", 20, minimum=0)
+# USD per million tokens: {"model": [input, output]}; extend with GRADENT_MODEL_PRICES.
+GRADENT_MODEL_PRICES = {
+    "gpt-4o": [2.50, 10.00],
+    "gpt-4o-mini": [0.15, 0.60],
+    "gpt-4.1": [2.00, 8.00],
+    "gpt-4.1-mini": [0.40, 1.60],
+    "gpt-4.1-nano": [0.10, 0.40],
+    "o4-mini": [1.10, 4.40],
+    "claude-sonnet-4-5": [3.00, 15.00],
+    "claude-opus-4-1": [15.00, 75.00],
+    "claude-haiku-4-5": [1.00, 5.00],
+    "claude-3-5-haiku-latest": [0.80, 4.00],
+    **env_json("GRADENT_MODEL_PRICES", {}),
+}
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env_str("GRADENT_LOG_LEVEL", "INFO")},
+    "loggers": {"django.db.backends": {"level": "WARNING"}},
+}
+
+EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.smtp.EmailBackend")
