@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from datetime import timedelta
 from decimal import Decimal
 
 from django.conf import settings
@@ -189,7 +190,7 @@ class RunQuerySet(models.QuerySet):
     def due(self, now=None) -> RunQuerySet:
         """Queued runs whose time has come and whose task was never sent or seems lost."""
         now = now or timezone.now()
-        stale = now - timezone.timedelta(seconds=settings.GRADENT_QUEUED_STALE_SECONDS)
+        stale = now - timedelta(seconds=settings.GRADENT_QUEUED_STALE_SECONDS)
         return (
             self.filter(status=RunStatus.QUEUED)
             .filter(Q(not_before__isnull=True) | Q(not_before__lte=now))
