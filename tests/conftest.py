@@ -11,6 +11,12 @@ def _fresh_cache():
     yield
 
 
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(settings):
+    # Users are made in most tests; the production hasher costs ~0.3 s each.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
 @pytest.fixture
 def run_inline(monkeypatch, django_capture_on_commit_callbacks):
     """Execute enqueued runs inline: django-q2's sync mode plus on_commit callbacks run at

@@ -16,7 +16,9 @@ class WorkspaceQuerySet(models.QuerySet):
         return self.filter(memberships__user=user)
 
     def writable_by(self, user) -> WorkspaceQuerySet:
-        return self.for_user(user).filter(memberships__user=user, memberships__role__in=Membership.WRITE_ROLES)
+        if not user or not user.is_authenticated:
+            return self.none()
+        return self.filter(memberships__user=user, memberships__role__in=Membership.WRITE_ROLES)
 
 
 class Workspace(models.Model):

@@ -1,2 +1,11 @@
+from __future__ import annotations
+
+from django.urls import path
+
+from workspaces import views
+
 app_name = "workspaces"
-urlpatterns: list = []
+urlpatterns = [
+    path("tokens/", views.token_list, name="tokens"),
+    path("tokens/<int:pk>/revoke/", views.token_revoke, name="token_revoke"),
+]

@@ -1,0 +1,189 @@
+"""Forms of the agent pages. Configuration checks are the ones the API uses
+(`agents.validation.validate_agent_config`), so a page and the API accept the same agents."""
+
+from __future__ import annotations
+
+import json
+
+from django import forms
+from django.core.exceptions import ValidationError
+from django.core.validators import MinValueValidator
+
+from agents.models import Agent, RunSource, RunStatus
+from agents.providers import PROVIDER_CHOICES
+from agents.tools import tool_names, tool_registry
+from agents.validation import validate_agent_config
+from workspaces.models import personal_workspace_for
+from workspaces.scoping import scope_queryset, writable_workspaces
+
+POSITIVE_FIELDS = ("max_steps", "max_tokens", "max_seconds", "max_attempts")
+
+
+class PrettyJSONField(forms.JSONField):
+    """A JSON textarea that shows stored values indented, and keeps invalid input as typed."""
+
+    def prepare_value(self, value):
+        if isinstance(value, forms.fields.InvalidJSONInput):
+            return value
+        return json.dumps(value, ensure_ascii=False, indent=2, cls=self.encoder)
+
+
+class AgentForm(forms.ModelForm):
+    workspace = forms.ModelChoiceField(
+        queryset=None, empty_label=None, help_text="Where the agent lives; it cannot move later."
+    )
+    provider = forms.ChoiceField(choices=PROVIDER_CHOICES)
+    provider_settings = PrettyJSONField(
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 10, "class": "mono", "spellcheck": "false"}),
+        help_text=(
+            "A JSON object. OpenAI-compatible and Anthropic: base_url, temperature, timeout…; "
+            'scripted: {"steps": [{"tool": "…", "args": {…}}], "answer": "…"}.'
+        ),
+    )
+    api_key = forms.CharField(
+        label="API key",
+        required=False,
+        strip=True,
+        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
+        help_text="Stored encrypted and never shown again. Used when no variable is named.",
+    )
+    clear_api_key = forms.BooleanField(label="Remove the stored API key", required=False)
+    allowed_tools = forms.MultipleChoiceField(
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        help_text="The only tools this agent may call.",
+    )
+
+    class Meta:
+        model = Agent
+        fields = [
+            "workspace",
+            "name",
+            "description",
+            "system_instructions",
+            "task_instructions",
+            "provider",
+            "model",
+            "provider_settings",
+            "api_key_env",
+            "allowed_tools",
+            "max_steps",
+            "max_tokens",
+            "max_cost_usd",
+            "max_seconds",
+            "overlap_policy",
+            "max_attempts",
+            "auto_pause_after",
+            "enabled",
+        ]
+        widgets = {
+            "description": forms.Textarea(attrs={"rows": 2}),
+            "system_instructions": forms.Textarea(attrs={"rows": 4}),
+            "task_instructions": forms.Textarea(attrs={"rows": 4}),
+        }
+
+    def __init__(self, *args, user, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.user = user
+        editing = self.instance.pk is not None
+        self.fields["workspace"].queryset = writable_workspaces(user)
+        registry = tool_registry()
+        self.fields["allowed_tools"].choices = [(name, registry[name].description) for name in tool_names()]
+        if editing:
+            # The API refuses moves too: runs, threads and schedules stay in one workspace.
+            self.fields["workspace"].disabled = True
+            if self.instance.api_key:
+                self.fields[
+                    "api_key"
+                ].help_text = "A key is stored. Leave blank to keep it; type a new one to replace it."
+            else:
+                del self.fields["clear_api_key"]
+        else:
+            del self.fields["clear_api_key"]
+            self.initial.setdefault("workspace", personal_workspace_for(user).pk)
+            self.initial.setdefault("provider", Agent._meta.get_field("provider").default)
+            self.initial.setdefault("provider_settings", {})
+        for name in POSITIVE_FIELDS:
+            # The model says at least 1; the default form field would say "at least 0" first.
+            field = self.fields[name]
+            field.min_value = 1
+            field.validators = [v for v in field.validators if not isinstance(v, MinValueValidator)]
+            field.validators.append(MinValueValidator(1))
+            field.widget.attrs["min"] = 1
+
+    def clean_provider_settings(self):
+        value = self.cleaned_data.get("provider_settings")
+        return {} if value is None else value
+
+    def clean(self):
+        cleaned = super().clean()
+        failed = set(self.errors)
+        try:
+            settings_cleaned = validate_agent_config(
+                provider=cleaned.get("provider", ""),
+                provider_settings=cleaned.get("provider_settings", {}),
+                allowed_tools=cleaned.get("allowed_tools", []),
+                max_seconds=cleaned.get("max_seconds"),
+            )
+        except ValidationError as exc:
+            for field, messages in exc.message_dict.items():
+                # Settings are only meaningful for a valid provider; a field that already
+                # failed its own parsing keeps that clearer message alone.
+                if field in failed or (field == "provider_settings" and "provider" in failed):
+                    continue
+                self.add_error(field if field in self.fields else None, messages)
+        else:
+            if "provider_settings" in cleaned:
+                cleaned["provider_settings"] = settings_cleaned or cleaned["provider_settings"]
+        return cleaned
+
+    def save(self, commit: bool = True) -> Agent:
+        agent = super().save(commit=False)
+        if self.cleaned_data.get("clear_api_key"):
+            agent.api_key = ""
+        if self.cleaned_data.get("api_key"):
+            agent.api_key = self.cleaned_data["api_key"]
+        if commit:
+            agent.save()
+        return agent
+
+
+class RunNowForm(forms.Form):
+    task = forms.CharField(
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2, "placeholder": "Optional: what this run should do"}),
+        help_text="Empty uses the agent's task instructions.",
+    )
+
+
+class RunFilterForm(forms.Form):
+    status = forms.ChoiceField(
+        required=False,
+        choices=[("", "Any status"), *RunStatus.choices],
+        widget=forms.Select(attrs={"aria-label": "Status"}),
+    )
+    source = forms.ChoiceField(
+        required=False,
+        choices=[("", "Any source"), *RunSource.choices],
+        widget=forms.Select(attrs={"aria-label": "Source"}),
+    )
+    agent = forms.ModelChoiceField(
+        required=False, queryset=None, empty_label="Any agent", widget=forms.Select(attrs={"aria-label": "Agent"})
+    )
+
+    def __init__(self, *args, user, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["agent"].queryset = scope_queryset(Agent.objects.all(), user)
+
+    def filter(self, queryset):
+        """Apply the filters that are valid; invalid ones are reported on the form and ignored."""
+        self.is_valid()
+        data = getattr(self, "cleaned_data", {})
+        if data.get("status"):
+            queryset = queryset.filter(status=data["status"])
+        if data.get("source"):
+            queryset = queryset.filter(source=data["source"])
+        if data.get("agent"):
+            queryset = queryset.filter(agent=data["agent"])
+        return queryset
