@@ -102,7 +102,7 @@ class StuckRunsSource(Source):
 
     def tick(self, now: datetime) -> TickResult:
         from agents.executor import after_run_finished
-        from agents.models import Run, RunStatus
+        from agents.models import Run, RunStatus, RunStep
 
         done = 0
         for run in Run.objects.stuck_running(now).order_by("deadline_at")[: self.batch]:
@@ -127,6 +127,16 @@ class StuckRunsSource(Source):
                 )
             if updated:
                 done += 1
+                # The reason is overwritten by the next attempt; the step keeps the story.
+                RunStep.objects.create(
+                    run=run,
+                    attempt=run.attempt,
+                    index=run.steps.count(),
+                    kind=RunStep.Kind.LOG,
+                    name="worker lost",
+                    status=RunStep.Status.ERROR,
+                    error=f"{lost} (deadline {run.deadline_at:%Y-%m-%d %H:%M:%S} UTC passed).",
+                )
                 run.refresh_from_db()
                 if run.status != RunStatus.QUEUED:
                     after_run_finished(run)

@@ -33,7 +33,11 @@ from agents.tools.base import FinishRun, Tool, ToolContext, ToolError
 from gradent.lib.prompting import fence_untrusted
 
 logger = logging.getLogger(__name__)
-WORKER = f"{socket.gethostname()}:{os.getpid()}"
+
+
+def worker_id() -> str:
+    # Computed at claim time: the executor may be imported before django-q2 forks workers.
+    return f"{socket.gethostname()}:{os.getpid()}"
 
 
 class RunEnded(Exception):
@@ -93,11 +97,13 @@ def claim(run_id: int) -> Run | None:
     if run.not_before and run.not_before > now:
         return None  # an early duplicate delivery; the dispatcher sends it when due
     if run.attempt >= run.max_attempts:
-        Run.objects.filter(pk=run_id, status=RunStatus.QUEUED).update(
+        if Run.objects.filter(pk=run_id, status=RunStatus.QUEUED, attempt=run.attempt).update(
             status=RunStatus.FAILED,
             reason=f"Quarantined: gave up after {run.attempt} attempts.",
             finished_at=now,
-        )
+        ):
+            run.refresh_from_db()
+            after_run_finished(run)
         return None
     if run.overlap_policy == "queue_one" and (
         Run.objects.filter(agent_id=run.agent_id, status=RunStatus.RUNNING).exclude(pk=run_id).exists()
@@ -111,7 +117,7 @@ def claim(run_id: int) -> Run | None:
         attempt=F("attempt") + 1,
         started_at=now,
         deadline_at=deadline,
-        worker=WORKER,
+        worker=worker_id(),
         reason="",
     )
     if claimed != 1:

@@ -222,6 +222,14 @@ class Run(models.Model):
     finished_at = models.DateTimeField(null=True, blank=True)
     cancel_requested = models.BooleanField(default=False)
     overlap_policy = models.CharField(max_length=10, choices=OverlapPolicy.choices, blank=True)
+    scheduled_for = models.DateTimeField(null=True, blank=True, help_text="The slot a scheduled fire was for.")
+    slot_key = models.CharField(
+        max_length=200,
+        null=True,
+        blank=True,
+        unique=True,
+        help_text="Identifies a fire slot (e.g. schedule:12:<instant>); unique, so a slot fires at most once.",
+    )
     output = models.TextField(blank=True)
     error = models.TextField(blank=True)
     input_tokens = models.PositiveIntegerField(default=0)

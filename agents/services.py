@@ -6,7 +6,7 @@ import logging
 from datetime import datetime
 from typing import Any
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -41,11 +41,34 @@ def enqueue_run(run_id: int) -> bool:
     return True
 
 
+def _create_run(**fields) -> tuple[Run, bool]:
+    """Create a run; when its slot already has one (another dispatcher or a re-delivered
+    fire got there first), return that one instead, with created=False."""
+    slot_key = fields.get("slot_key")
+    if not slot_key:
+        return Run.objects.create(**fields), True
+    try:
+        with transaction.atomic():
+            return Run.objects.create(**fields), True
+    except IntegrityError:
+        return Run.objects.get(slot_key=slot_key), False
+
+
 def _skip(
-    agent: Agent, *, thread, source: str, source_ref: str, input: dict, payload: dict, reason: str, policy: str
+    agent: Agent,
+    *,
+    thread,
+    source: str,
+    source_ref: str,
+    input: dict,
+    payload: dict,
+    reason: str,
+    policy: str,
+    scheduled_for=None,
+    slot_key=None,
 ) -> Run:
     now = timezone.now()
-    run = Run.objects.create(
+    run, created = _create_run(
         workspace_id=agent.workspace_id,
         agent=agent,
         thread=thread,
@@ -58,8 +81,11 @@ def _skip(
         max_attempts=agent.max_attempts,
         overlap_policy=policy,
         finished_at=now,
+        scheduled_for=scheduled_for,
+        slot_key=slot_key,
     )
-    transaction.on_commit(lambda: events.publish(events.RUN_SKIPPED, run=run))
+    if created:
+        transaction.on_commit(lambda: events.publish(events.RUN_SKIPPED, run=run))
     return run
 
 
@@ -74,12 +100,19 @@ def start_run(
     not_before: datetime | None = None,
     thread: Thread | None = None,
     overlap_policy: str | None = None,
+    scheduled_for: datetime | None = None,
+    slot_key: str | None = None,
 ) -> Run:
     """Create a Run and send it to the workers after commit.
 
     Returns the Run, which is `skipped` (with the reason) when the agent is paused, the
-    overlap policy says so, or the workspace's hourly quota is used up.
+    overlap policy says so, or the workspace's hourly quota is used up. With a `slot_key`
+    (a schedule's fire slot) the call is idempotent: the slot's existing run is returned.
     """
+    if slot_key:
+        existing = Run.objects.filter(slot_key=slot_key).first()
+        if existing is not None:
+            return existing
     input = dict(input or {})
     payload = dict(payload or {})
     policy = overlap_policy or agent.overlap_policy
@@ -87,7 +120,16 @@ def start_run(
     # (SQLite's IMMEDIATE transactions already serialise every writer).
     agent = Agent.objects.select_for_update().get(pk=agent.pk)
     thread = thread or agent.primary_thread()
-    common = dict(thread=thread, source=source, source_ref=source_ref, input=input, payload=payload, policy=policy)
+    common = dict(
+        thread=thread,
+        source=source,
+        source_ref=source_ref,
+        input=input,
+        payload=payload,
+        policy=policy,
+        scheduled_for=scheduled_for,
+        slot_key=slot_key,
+    )
 
     if not agent.enabled:
         return _skip(agent, reason="Agent is disabled.", **common)
@@ -115,7 +157,7 @@ def start_run(
 
     now = timezone.now()
     delayed = not_before is not None and not_before > now
-    run = Run.objects.create(
+    run, created = _create_run(
         workspace_id=agent.workspace_id,
         agent=agent,
         thread=thread,
@@ -129,9 +171,38 @@ def start_run(
         overlap_policy=policy,
         not_before=not_before,
         enqueued_at=None if (delayed or waiting) else now,
+        scheduled_for=scheduled_for,
+        slot_key=slot_key,
     )
-    if not (delayed or waiting):
+    if created and not (delayed or waiting):
         transaction.on_commit(lambda: enqueue_run(run.pk))
+    return run
+
+
+def record_missed_run(
+    agent: Agent,
+    *,
+    source: str,
+    source_ref: str,
+    reason: str,
+    scheduled_for: datetime | None = None,
+    slot_key: str | None = None,
+    input: dict | None = None,
+) -> Run:
+    """A fire that did not happen (the dispatcher was down), kept so history says why."""
+    run, _ = _create_run(
+        workspace_id=agent.workspace_id,
+        agent=agent,
+        source=source,
+        source_ref=source_ref,
+        input=input or {},
+        status=RunStatus.MISSED,
+        reason=reason[:500],
+        max_attempts=agent.max_attempts,
+        finished_at=timezone.now(),
+        scheduled_for=scheduled_for,
+        slot_key=slot_key,
+    )
     return run
 
 

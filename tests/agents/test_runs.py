@@ -364,6 +364,8 @@ class TestDispatcherSources:
         last.refresh_from_db()
         alive.refresh_from_db()
         assert again.status == "queued" and "h:1 was lost" in again.reason
+        log = again.steps.get()
+        assert (log.kind, log.name, log.attempt) == ("log", "worker lost", 1)
         assert last.status == "failed" and last.reason.startswith("Quarantined")
         assert alive.status == "running"
         # A late finish from the lost worker does not overwrite the verdict.
@@ -378,3 +380,30 @@ def test_retry_delay_grows_and_honours_retry_after(settings):
     assert max(retry_delay(4) for _ in range(200)) > 10
     assert all(retry_delay(10) <= 600 for _ in range(50))
     assert retry_delay(1, retry_after=30) >= 30
+
+
+def test_a_slot_fires_at_most_once():
+    agent = make_agent()
+    when = timezone.now()
+    first = start_run(agent, source="schedule", source_ref="schedule:1", scheduled_for=when, slot_key="schedule:1:x")
+    again = start_run(agent, source="schedule", source_ref="schedule:1", scheduled_for=when, slot_key="schedule:1:x")
+    assert again.pk == first.pk
+    assert Run.objects.filter(slot_key="schedule:1:x").count() == 1
+    assert first.scheduled_for == when
+
+
+def test_a_skipped_slot_is_recorded_once_too():
+    agent = make_agent(overlap_policy="skip")
+    start_run(agent)
+    skipped = start_run(agent, source="schedule", slot_key="schedule:1:y")
+    assert skipped.status == "skipped"
+    assert start_run(agent, source="schedule", slot_key="schedule:1:y").pk == skipped.pk
+
+
+def test_it_records_a_missed_fire_with_its_reason():
+    from agents.services import record_missed_run
+
+    agent = make_agent()
+    run = record_missed_run(agent, source="schedule", source_ref="schedule:3", reason="3 fires missed while down")
+    assert (run.status, run.reason) == ("missed", "3 fires missed while down")
+    assert run.finished_at is not None

@@ -118,7 +118,7 @@ class Command(BaseCommand):
         manage = str(Path(settings.BASE_DIR) / "manage.py")
         web = [sys.executable, "-m", "gunicorn", "gradent.wsgi:application", "--bind", f"{host}:{port}"]
         web += ["--workers", str(web_workers), "--worker-class", "gthread", "--threads", "4"]
-        web += ["--access-logfile", "-", "--graceful-timeout", "10"]
+        web += ["--access-logfile", "-", "--graceful-timeout", "10", "--no-control-socket"]
         children = [
             Child("web", web),
             Child("workers", [sys.executable, manage, "qcluster"]),
