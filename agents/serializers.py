@@ -5,7 +5,7 @@ from rest_framework import serializers
 
 from agents.models import Agent, Message, Run, RunStep, Thread
 from agents.providers import PROVIDERS
-from agents.validation import validate_agent_config
+from agents.validation import validate_agent_config, validate_agent_schedule
 
 
 class AgentSerializer(serializers.ModelSerializer):
@@ -53,6 +53,13 @@ class AgentSerializer(serializers.ModelSerializer):
             raise serializers.ValidationError(exc.message_dict) from None
         if "provider_settings" in attrs:
             attrs["provider_settings"] = cleaned or attrs["provider_settings"]
+        if attrs.get("schedule"):
+            try:
+                attrs["schedule"] = validate_agent_schedule(attrs["schedule"])
+            except DjangoValidationError as exc:
+                raise serializers.ValidationError(exc.message_dict) from None
+        if current("run_on_schedule", False) and not current("schedule", ""):
+            raise serializers.ValidationError({"schedule": "run_on_schedule needs a cron schedule."})
         return attrs
 
 

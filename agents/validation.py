@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from django.conf import settings
@@ -9,6 +10,24 @@ from django.core.exceptions import ValidationError
 
 from agents.providers import PROVIDERS, get_provider_class
 from agents.tools import tool_registry
+
+_schedule_validators: list[Callable[[str], str]] = []
+
+
+def register_schedule_validator(validator: Callable[[str], str]) -> None:
+    """The proactive app registers its cron validator for the agent-level `schedule`
+    field (agents never imports the apps above it)."""
+    if validator not in _schedule_validators:
+        _schedule_validators.append(validator)
+
+
+def validate_agent_schedule(expression: str) -> str:
+    for validator in _schedule_validators:
+        try:
+            expression = validator(expression)
+        except ValueError as exc:
+            raise ValidationError({"schedule": str(exc)}) from None
+    return expression
 
 
 def validate_agent_config(

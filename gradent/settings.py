@@ -66,6 +66,7 @@ INSTALLED_APPS = [
     "gradent",
     "workspaces",
     "agents",
+    "proactive",
 ]
 
 MIDDLEWARE = [
@@ -248,6 +249,10 @@ GRADENT_RETRY_MAX_SECONDS = env_float("GRADENT_RETRY_MAX_SECONDS", 600.0)
 GRADENT_DISPATCHER_MAX_SLEEP = env_float("GRADENT_DISPATCHER_MAX_SLEEP", 1.0)
 GRADENT_DISPATCHER_STALE_SECONDS = env_int("GRADENT_DISPATCHER_STALE_SECONDS", 30)
 GRADENT_HISTORY_MESSAGES = env_int("GRADENT_HISTORY_MESSAGES", 20, minimum=0)
+# A schedule slot fired later than this counts as missed (the dispatcher was down).
+GRADENT_FIRE_LATE_SECONDS = env_int("GRADENT_FIRE_LATE_SECONDS", 60, minimum=1)
+# How often the dispatcher mines history for suggestions; 0 turns mining off.
+GRADENT_MINING_INTERVAL = env_int("GRADENT_MINING_INTERVAL", 3600, minimum=0)
 # USD per million tokens: {"model": [input, output]}; extend with GRADENT_MODEL_PRICES.
 GRADENT_MODEL_PRICES = {
     "gpt-4o": [2.50, 10.00],

@@ -9,6 +9,15 @@ from rest_framework_simplejwt.views import TokenObtainPairView, TokenRefreshView
 
 from agents.api import AgentViewSet, RunViewSet, ThreadViewSet
 from gradent.health import healthz
+from proactive.api import (
+    MonitorViewSet,
+    PatternsView,
+    ScheduleViewSet,
+    SuggestionViewSet,
+    TriggerViewSet,
+    WebhookViewSet,
+)
+from proactive.hooks import receive as receive_webhook
 from workspaces.api import APITokenViewSet, WorkspaceViewSet
 
 
@@ -26,10 +35,17 @@ router.register("runs", RunViewSet, basename="run")
 router.register("threads", ThreadViewSet, basename="thread")
 router.register("workspaces", WorkspaceViewSet, basename="workspace")
 router.register("tokens", APITokenViewSet, basename="apitoken")
+router.register("proactive/schedules", ScheduleViewSet, basename="schedule")
+router.register("proactive/monitors", MonitorViewSet, basename="monitor")
+router.register("proactive/triggers", TriggerViewSet, basename="trigger")
+router.register("proactive/webhooks", WebhookViewSet, basename="webhook")
+router.register("proactive/suggestions", SuggestionViewSet, basename="suggestion")
 
 api_urlpatterns = [
     path("auth/token", TokenObtainPairView.as_view(), name="token_obtain_pair"),
     path("auth/token/refresh", TokenRefreshView.as_view(), name="token_refresh"),
+    path("hooks/<str:url_path>", receive_webhook, name="hook"),
+    path("proactive/patterns", PatternsView.as_view(), name="patterns"),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
     path("", include(router.urls)),

@@ -1,0 +1,243 @@
+"""Incoming webhooks: POST /api/hooks/<url_path>.
+
+A plain Django view, not DRF: the signature is checked over the raw bytes, and every
+delivery (accepted, duplicate, filtered or rejected) is stored before the answer.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from urllib.parse import parse_qs
+
+from django.core.cache import cache
+from django.db import transaction
+from django.http import HttpRequest, JsonResponse
+from django.utils import timezone
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_POST
+
+from agents.models import RunSource
+from proactive.models import Webhook, WebhookDelivery
+from proactive.services import trigger_fire, trigger_matches
+from proactive.signatures import get_scheme
+from proactive.signatures.base import SignatureError
+
+logger = logging.getLogger(__name__)
+# Never stored: credentials that may ride along with a delivery.
+_DROP_HEADERS = {"authorization", "cookie", "proxy-authorization"}
+UNKNOWN_BODY_KEEP = 4096
+
+
+def _headers(request: HttpRequest) -> dict[str, str]:
+    return {k.lower(): v for k, v in request.headers.items() if k.lower() not in _DROP_HEADERS}
+
+
+def _remote(request: HttpRequest) -> str | None:
+    return request.META.get("REMOTE_ADDR") or None
+
+
+def _store(request, *, webhook, url_path, body, verdict, status, reason="", verified=None, run=None, headers=None):
+    return WebhookDelivery.objects.create(
+        webhook=webhook,
+        workspace_id=webhook.workspace_id if webhook else None,
+        url_path=url_path[:200],
+        method=request.method,
+        headers=headers if headers is not None else _headers(request),
+        body=body,
+        body_size=len(body),
+        delivery_id=((verified.delivery_id if verified else None) or "")[:200],
+        event_type=((verified.event_type if verified else None) or "")[:200],
+        verdict=verdict,
+        status_code=status,
+        reason=reason[:300],
+        remote_addr=_remote(request),
+        run=run,
+    )
+
+
+def _answer(delivery: WebhookDelivery, status: int, **extra) -> JsonResponse:
+    return JsonResponse({"status": delivery.verdict, "delivery": delivery.pk, **extra}, status=status)
+
+
+def _payload(request: HttpRequest, body: bytes) -> dict | None:
+    """The body as data for the agent; None when it claims to be JSON and is not."""
+    content_type = request.content_type or ""
+    if not body:
+        return {}
+    if content_type == "application/x-www-form-urlencoded":
+        form = {k: v[0] if len(v) == 1 else v for k, v in parse_qs(body.decode("utf-8", "replace")).items()}
+        if "payload" in form and isinstance(form["payload"], str):  # GitHub's form-encoded deliveries
+            try:
+                return json.loads(form["payload"])
+            except ValueError:
+                return None
+        return form
+    try:
+        data = json.loads(body)
+    except ValueError:
+        return None if "json" in content_type else {"body": body.decode("utf-8", "replace")}
+    return data if isinstance(data, dict) else {"data": data}
+
+
+def _rate_limited(webhook: Webhook) -> bool:
+    if not webhook.rate_limit_per_minute:
+        return False
+    key = f"hook-rate:{webhook.pk}:{timezone.now():%Y%m%d%H%M}"
+    cache.add(key, 0, timeout=120)
+    try:
+        count = cache.incr(key)
+    except ValueError:
+        return False
+    return count > webhook.rate_limit_per_minute
+
+
+@csrf_exempt
+@require_POST
+def receive(request: HttpRequest, url_path: str) -> JsonResponse:
+    webhook = Webhook.objects.select_related("trigger", "trigger__agent").filter(url_path=url_path).first()
+    declared = request.META.get("CONTENT_LENGTH") or "0"
+    declared_size = int(declared) if declared.isdigit() else 0
+    if webhook is None or not webhook.enabled:
+        # Keep only the start of bodies nobody asked for.
+        body = request.read(UNKNOWN_BODY_KEEP)
+        delivery = _store(
+            request,
+            webhook=None,
+            url_path=url_path,
+            body=body,
+            verdict="rejected",
+            status=404,
+            reason="no such webhook" if webhook is None else "webhook is disabled",
+        )
+        return _answer(delivery, 404, detail="No such webhook.")
+    if declared_size > webhook.max_body_bytes:
+        delivery = _store(
+            request,
+            webhook=webhook,
+            url_path=url_path,
+            body=b"",
+            verdict="rejected",
+            status=413,
+            reason=f"body of {declared_size} bytes exceeds {webhook.max_body_bytes}",
+        )
+        return _answer(delivery, 413, detail="Body too large.")
+    body = request.read(webhook.max_body_bytes + 1)
+    if len(body) > webhook.max_body_bytes:
+        delivery = _store(
+            request,
+            webhook=webhook,
+            url_path=url_path,
+            body=b"",
+            verdict="rejected",
+            status=413,
+            reason=f"body exceeds {webhook.max_body_bytes} bytes",
+        )
+        return _answer(delivery, 413, detail="Body too large.")
+    if _rate_limited(webhook):
+        delivery = _store(
+            request,
+            webhook=webhook,
+            url_path=url_path,
+            body=body,
+            verdict="rejected",
+            status=429,
+            reason=f"more than {webhook.rate_limit_per_minute} deliveries a minute",
+        )
+        return _answer(delivery, 429, detail="Rate limit exceeded.")
+    try:
+        verified = get_scheme(webhook.scheme)().verify(
+            secret=webhook.secret, body=body, headers=request.headers, tolerance_seconds=webhook.tolerance_seconds
+        )
+    except SignatureError as exc:
+        delivery = _store(
+            request,
+            webhook=webhook,
+            url_path=url_path,
+            body=body,
+            verdict="rejected",
+            status=401,
+            reason=f"signature: {exc.reason}: {exc}",
+        )
+        return _answer(delivery, 401, detail="Invalid signature.")
+
+    payload = _payload(request, body)
+    if payload is None:
+        delivery = _store(
+            request,
+            webhook=webhook,
+            url_path=url_path,
+            body=body,
+            verdict="rejected",
+            status=400,
+            reason="body is not valid JSON",
+            verified=verified,
+        )
+        return _answer(delivery, 400, detail="Body is not valid JSON.")
+    if verified.event_type == "ping":
+        delivery = _store(
+            request,
+            webhook=webhook,
+            url_path=url_path,
+            body=body,
+            verdict="accepted",
+            status=200,
+            reason="ping",
+            verified=verified,
+        )
+        return _answer(delivery, 200, detail="pong")
+
+    with transaction.atomic():
+        if (
+            verified.delivery_id
+            and WebhookDelivery.objects.filter(
+                webhook=webhook, delivery_id=verified.delivery_id, verdict=WebhookDelivery.Verdict.ACCEPTED
+            ).exists()
+        ):
+            delivery = _store(
+                request,
+                webhook=webhook,
+                url_path=url_path,
+                body=body,
+                verdict="duplicate",
+                status=200,
+                reason="already received",
+                verified=verified,
+            )
+            return _answer(delivery, 200)
+        trigger = webhook.trigger
+        matches, why = trigger_matches(trigger, payload=payload, event_type=verified.event_type)
+        if not matches:
+            delivery = _store(
+                request,
+                webhook=webhook,
+                url_path=url_path,
+                body=body,
+                verdict="filtered",
+                status=202,
+                reason=why,
+                verified=verified,
+            )
+            return _answer(delivery, 202, detail=why)
+        slot = f"webhook:{webhook.pk}:{verified.delivery_id}" if verified.delivery_id else None
+        run, why = trigger_fire(
+            trigger,
+            payload=payload,
+            event_type=verified.event_type,
+            source=RunSource.WEBHOOK,
+            slot_key=slot,
+            check_filters=False,
+        )
+        verdict = "accepted" if run else "filtered"
+        delivery = _store(
+            request,
+            webhook=webhook,
+            url_path=url_path,
+            body=body,
+            verdict=verdict,
+            status=202,
+            reason=why or (run.reason if run and run.status == "skipped" else ""),
+            verified=verified,
+            run=run,
+        )
+    return _answer(delivery, 202, run=run.pk if run else None)

@@ -1,0 +1,267 @@
+from __future__ import annotations
+
+from django.conf import settings
+from rest_framework import serializers
+
+from agents.models import Agent
+from proactive import timing
+from proactive.models import Monitor, Schedule, Suggestion, Trigger, Webhook, WebhookDelivery
+from workspaces.scoping import scope_queryset
+
+
+class AgentBoundSerializer(serializers.ModelSerializer):
+    """Objects that run an agent: `agent_id` must be one of the caller's agents, and the
+    object lives in that agent's workspace (`workspace_id`, from the original examples, is
+    accepted and must agree)."""
+
+    agent_id = serializers.IntegerField()
+    workspace_id = serializers.IntegerField(required=False)
+
+    def validate(self, attrs: dict) -> dict:
+        request = self.context["request"]
+        if "agent_id" in attrs:
+            agent = scope_queryset(Agent.objects.all(), request.user).filter(pk=attrs["agent_id"]).first()
+            if agent is None:
+                raise serializers.ValidationError({"agent_id": "No such agent among yours."})
+            if self.instance is not None and agent.workspace_id != self.instance.workspace_id:
+                raise serializers.ValidationError({"agent_id": "The agent is in another workspace."})
+            attrs["agent"] = agent
+        workspace_id = attrs.pop("workspace_id", None)
+        agent = attrs.get("agent") or getattr(self.instance, "agent", None)
+        if workspace_id is not None and agent is not None and workspace_id != agent.workspace_id:
+            raise serializers.ValidationError({"workspace_id": "Must be the agent's workspace."})
+        attrs.pop("agent_id", None)
+        return attrs
+
+
+class ScheduleSerializer(AgentBoundSerializer):
+    description = serializers.SerializerMethodField(help_text="The cron expression in words.")
+
+    class Meta:
+        model = Schedule
+        fields = [
+            "id", "workspace_id", "agent_id", "name", "kind", "cron_expression", "description",
+            "interval_seconds", "anchor", "run_at", "timezone", "start_at", "end_at", "jitter_seconds",
+            "misfire_policy", "misfire_grace_seconds", "max_catchup", "overlap_policy", "task_description",
+            "input", "enabled", "is_agent_schedule", "next_fire_at", "last_fire_at", "error", "created", "updated",
+        ]  # fmt: skip
+        read_only_fields = ["is_agent_schedule", "next_fire_at", "last_fire_at", "error", "created", "updated"]
+
+    def get_description(self, schedule: Schedule) -> str:
+        if schedule.kind == Schedule.Kind.CRON and schedule.cron_expression:
+            try:
+                return timing.describe_cron(schedule.cron_expression)
+            except timing.ScheduleError:
+                return ""
+        if schedule.kind == Schedule.Kind.INTERVAL and schedule.interval_seconds:
+            return f"Every {schedule.interval_seconds} seconds"
+        if schedule.kind == Schedule.Kind.ONCE and schedule.run_at:
+            return f"Once at {schedule.run_at.isoformat()}"
+        return ""
+
+    def validate(self, attrs: dict) -> dict:
+        attrs = super().validate(attrs)
+        probe = Schedule(**{**_current(self.instance, attrs)})
+        try:
+            from proactive.services import schedule_validate
+
+            schedule_validate(probe)
+        except timing.ScheduleError as exc:
+            raise serializers.ValidationError({exc.field: str(exc)}) from None
+        if probe.kind == Schedule.Kind.CRON:
+            attrs["cron_expression"] = probe.cron_expression
+        return attrs
+
+
+def _current(instance, attrs: dict) -> dict:
+    """The fields a model would have after this write, for whole-object validation."""
+    names = ["kind", "cron_expression", "interval_seconds", "run_at", "timezone", "start_at", "end_at"]
+    values = {name: getattr(instance, name) for name in names} if instance is not None else {}
+    values.update({name: attrs[name] for name in names if name in attrs})
+    values.setdefault("timezone", "UTC")
+    values.setdefault("kind", Schedule.Kind.CRON)
+    return values
+
+
+class PreviewSerializer(serializers.Serializer):
+    kind = serializers.ChoiceField(choices=Schedule.Kind.choices, default=Schedule.Kind.CRON)
+    cron_expression = serializers.CharField(required=False, allow_blank=True, default="")
+    interval_seconds = serializers.IntegerField(required=False, min_value=1, allow_null=True)
+    run_at = serializers.DateTimeField(required=False, allow_null=True)
+    timezone = serializers.CharField(default="UTC")
+    start_at = serializers.DateTimeField(required=False, allow_null=True)
+    end_at = serializers.DateTimeField(required=False, allow_null=True)
+    count = serializers.IntegerField(default=10, min_value=1, max_value=100)
+
+
+class MonitorSerializer(AgentBoundSerializer):
+    probe = serializers.CharField(required=False, help_text="http, metric, callable or llm (default).")
+
+    class Meta:
+        model = Monitor
+        fields = [
+            "id", "workspace_id", "agent_id", "name", "probe", "probe_config", "condition", "action",
+            "check_interval", "trigger_after", "clear_after", "cooldown_seconds", "reminder_seconds",
+            "run_on_recovery", "history_limit", "enabled", "state", "next_check_at", "last_checked_at",
+            "last_flip_at", "last_run_at", "created", "updated",
+        ]  # fmt: skip
+        read_only_fields = ["state", "next_check_at", "last_checked_at", "last_flip_at", "last_run_at", "created",
+                            "updated"]  # fmt: skip
+
+    def validate(self, attrs: dict) -> dict:
+        attrs = super().validate(attrs)
+        from proactive.conditions import ConditionError, compile_condition
+        from proactive.probes import get_probe_class
+
+        # The original API's monitors had no probe: their condition is a sentence an LLM
+        # judges. Without a probe, that is what a new monitor gets.
+        kind = attrs.get("probe") or getattr(self.instance, "probe", None) or "llm"
+        attrs["probe"] = kind
+        try:
+            probe_class = get_probe_class(kind)
+        except (KeyError, ValueError) as exc:
+            raise serializers.ValidationError({"probe": str(exc).strip("'\"")}) from None
+        condition = attrs.get("condition", getattr(self.instance, "condition", ""))
+        if "probe_config" in attrs or self.instance is None or "probe" in attrs:
+            config = attrs.get("probe_config", getattr(self.instance, "probe_config", {}))
+            if kind == "llm" and isinstance(config, dict):
+                # The original monitors state their condition in words: that is the question,
+                # and the monitor's own agent answers it unless another is named.
+                agent = attrs.get("agent") or getattr(self.instance, "agent", None)
+                config = {"question": condition, **({"agent_id": agent.pk} if agent else {}), **config}
+            try:
+                attrs["probe_config"] = probe_class.validate_config(config)
+            except serializers.ValidationError as exc:
+                raise serializers.ValidationError({"probe_config": exc.detail}) from None
+        if kind != "llm":
+            try:
+                compile_condition(condition, names=probe_class.names)
+            except ConditionError as exc:
+                raise serializers.ValidationError({"condition": str(exc)}) from None
+        return attrs
+
+
+class MonitorCheckSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    checked_at = serializers.DateTimeField()
+    result = serializers.BooleanField(allow_null=True)
+    values = serializers.JSONField()
+    summary = serializers.CharField()
+    error = serializers.CharField()
+    duration_ms = serializers.IntegerField()
+    state_after = serializers.CharField()
+    flipped = serializers.BooleanField()
+    run_id = serializers.IntegerField(allow_null=True)
+
+
+class TriggerSerializer(AgentBoundSerializer):
+    class Meta:
+        model = Trigger
+        fields = [
+            "id", "workspace_id", "agent_id", "name", "trigger_type", "config", "task_template", "enabled",
+            "fire_count", "last_fired_at", "created", "updated",
+        ]  # fmt: skip
+        read_only_fields = ["fire_count", "last_fired_at", "created", "updated"]
+
+    def validate_config(self, value):
+        if not isinstance(value, dict):
+            raise serializers.ValidationError("Must be a JSON object.")
+        events = value.get("events", [])
+        if not isinstance(events, list) or not all(isinstance(e, str) for e in events):
+            raise serializers.ValidationError("events must be a list of event names.")
+        if "match" in value and not isinstance(value["match"], dict):
+            raise serializers.ValidationError("match must be an object of payload paths to values.")
+        return value
+
+    def validate_task_template(self, value: str) -> str:
+        from gradent.lib.templating import TemplateError, render_string
+
+        # Only the syntax can be checked now: which paths exist is known per event.
+        try:
+            render_string(value, _Anything())
+        except TemplateError as exc:
+            raise serializers.ValidationError(str(exc)) from None
+        return value
+
+
+class _Anything(dict):
+    """A template context in which every path exists, to check template syntax only."""
+
+    def __contains__(self, key) -> bool:
+        return True
+
+    def __getitem__(self, key):
+        return _Anything()
+
+    def get(self, key, default=None):
+        return _Anything()
+
+
+class TriggerFireSerializer(serializers.Serializer):
+    payload = serializers.DictField(required=False, default=dict)
+    event_type = serializers.CharField(required=False, allow_blank=True, default="")
+
+
+class WebhookSerializer(serializers.ModelSerializer):
+    trigger_id = serializers.IntegerField()
+    workspace_id = serializers.IntegerField(read_only=True)
+    webhook_url = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Webhook
+        fields = [
+            "id", "workspace_id", "trigger_id", "name", "url_path", "webhook_url", "scheme", "tolerance_seconds",
+            "max_body_bytes", "rate_limit_per_minute", "enabled", "created", "updated",
+        ]  # fmt: skip
+        read_only_fields = ["url_path", "created", "updated"]
+
+    def get_webhook_url(self, webhook: Webhook) -> str:
+        return f"{settings.SITE_URL.rstrip('/')}/api/hooks/{webhook.url_path}"
+
+    def validate_scheme(self, value: str) -> str:
+        from proactive.signatures import SCHEMES
+
+        if value not in SCHEMES:
+            raise serializers.ValidationError(f"Unknown scheme {value!r}; choose one of: {', '.join(SCHEMES)}.")
+        return value
+
+    def validate_trigger_id(self, value: int) -> int:
+        request = self.context["request"]
+        trigger = scope_queryset(Trigger.objects.all(), request.user).filter(pk=value).first()
+        if trigger is None:
+            raise serializers.ValidationError("No such trigger among yours.")
+        if self.instance is not None and trigger.workspace_id != self.instance.workspace_id:
+            raise serializers.ValidationError("The trigger is in another workspace.")
+        self._trigger = trigger
+        return value
+
+
+class WebhookDeliverySerializer(serializers.ModelSerializer):
+    run_id = serializers.IntegerField(read_only=True)
+    body_text = serializers.SerializerMethodField()
+
+    class Meta:
+        model = WebhookDelivery
+        fields = [
+            "id", "received_at", "method", "headers", "body_text", "body_size", "delivery_id", "event_type",
+            "verdict", "status_code", "reason", "remote_addr", "run_id", "replay_of",
+        ]  # fmt: skip
+        read_only_fields = fields
+
+    def get_body_text(self, delivery: WebhookDelivery) -> str:
+        return bytes(delivery.body)[:65536].decode("utf-8", "replace")
+
+
+class SuggestionSerializer(serializers.ModelSerializer):
+    workspace_id = serializers.IntegerField(read_only=True)
+    agent_id = serializers.IntegerField(read_only=True)
+    monitor_id = serializers.IntegerField(read_only=True)
+    schedule_id = serializers.IntegerField(read_only=True)
+
+    class Meta:
+        model = Suggestion
+        fields = [
+            "id", "workspace_id", "kind", "agent_id", "monitor_id", "schedule_id", "title", "detail", "proposal",
+            "evidence", "status", "created", "decided_at",
+        ]  # fmt: skip
+        read_only_fields = fields

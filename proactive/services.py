@@ -1,0 +1,445 @@
+"""Writes of the proactive app: schedule fires, monitor checks, trigger fires, webhook
+deliveries. Every run starts through agents.services.start_run."""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from agents.models import Agent, Run, RunSource
+from agents.services import record_missed_run, start_run
+from gradent.lib.templating import TemplateError, render_string
+from proactive import timing
+from proactive.models import Monitor, MonitorCheck, Schedule, Trigger, WebhookDelivery
+
+logger = logging.getLogger(__name__)
+CATCHUP_SCAN_LIMIT = 1000
+
+
+# --- schedules ----------------------------------------------------------------------------
+def schedule_validate(schedule: Schedule) -> None:
+    """Raise timing.ScheduleError naming the field when the schedule cannot fire."""
+    timing.validate_timezone(schedule.timezone)
+    if schedule.kind == Schedule.Kind.CRON:
+        schedule.cron_expression = timing.validate_cron(schedule.cron_expression)
+    elif schedule.kind == Schedule.Kind.INTERVAL:
+        if not schedule.interval_seconds:
+            raise timing.ScheduleError("An interval schedule needs interval_seconds.", field="interval_seconds")
+    elif schedule.kind == Schedule.Kind.ONCE:
+        if not schedule.run_at:
+            raise timing.ScheduleError("A one-off schedule needs run_at.", field="run_at")
+    if schedule.start_at and schedule.end_at and schedule.end_at <= schedule.start_at:
+        raise timing.ScheduleError("The end must be after the start.", field="end_at")
+
+
+def schedule_compute_next(schedule: Schedule, *, after: datetime) -> datetime | None:
+    kwargs = schedule.timing_kwargs()
+    if kwargs["anchor"] is None:
+        kwargs["anchor"] = after
+    return timing.next_fire(after=after, **kwargs)
+
+
+def schedule_save(schedule: Schedule, *, now: datetime | None = None) -> Schedule:
+    """Validate, compute the next fire from now, save."""
+    now = now or timezone.now()
+    schedule_validate(schedule)
+    if schedule.kind == Schedule.Kind.INTERVAL and schedule.anchor is None:
+        schedule.anchor = schedule.start_at or now
+    schedule.next_fire_at = schedule_compute_next(schedule, after=now) if schedule.enabled else None
+    schedule.error = ""
+    schedule.save()
+    return schedule
+
+
+def schedule_pause(schedule: Schedule) -> Schedule:
+    schedule.enabled = False
+    schedule.next_fire_at = None
+    schedule.save(update_fields=["enabled", "next_fire_at", "updated"])
+    return schedule
+
+
+def schedule_resume(schedule: Schedule, *, now: datetime | None = None) -> Schedule:
+    """Resume from now on: the fires of the paused period are not owed (they were paused,
+    not missed)."""
+    schedule.enabled = True
+    return schedule_save(schedule, now=now)
+
+
+def _schedule_input(schedule: Schedule, **extra) -> dict:
+    data = dict(schedule.input or {})
+    if schedule.task_description:
+        data["task"] = schedule.task_description
+    data.update(extra)
+    return data
+
+
+def schedule_run_now(schedule: Schedule) -> Run:
+    return start_run(
+        schedule.agent,
+        source=RunSource.SCHEDULE,
+        source_ref=schedule.source_ref,
+        input=_schedule_input(schedule),
+        overlap_policy=schedule.overlap_policy or None,
+    )
+
+
+def _fire_slot(schedule: Schedule, slot: datetime, *, extra_input: dict | None = None) -> Run:
+    not_before = None
+    if schedule.jitter_seconds:
+        not_before = timing.jittered(slot, schedule.jitter_seconds, seed=schedule.source_ref)
+    return start_run(
+        schedule.agent,
+        source=RunSource.SCHEDULE,
+        source_ref=schedule.source_ref,
+        input=_schedule_input(schedule, **(extra_input or {})),
+        scheduled_for=slot,
+        slot_key=schedule.slot_key(slot),
+        not_before=not_before,
+        overlap_policy=schedule.overlap_policy or None,
+    )
+
+
+def schedule_fire_due(schedule: Schedule, *, now: datetime) -> list[Run]:
+    """Fire what is due for one schedule and advance it. Fires later than
+    GRADENT_FIRE_LATE_SECONDS are misfires (the dispatcher was down); the misfire policy
+    says what happens to them, and one `missed` run summarises each gap."""
+    slot = schedule.next_fire_at
+    if slot is None or slot > now:
+        return []
+    kwargs = schedule.timing_kwargs()
+    slots = [slot, *timing.fires_between(after=slot, until=now, limit=CATCHUP_SCAN_LIMIT, **kwargs)]
+    late_limit = timedelta(seconds=settings.GRADENT_FIRE_LATE_SECONDS)
+    on_time = [s for s in slots if now - s <= late_limit]
+    missed = [s for s in slots if now - s > late_limit]
+    runs: list[Run] = []
+    fired_missed: list[datetime] = []
+    if missed:
+        policy = schedule.misfire_policy
+        if policy == Schedule.Misfire.RUN_ONCE and not on_time:
+            fired_missed = missed[-1:]
+            runs.append(_fire_slot(schedule, missed[-1], extra_input={"missed_fires": len(missed) - 1}))
+        elif policy == Schedule.Misfire.RUN_ALL:
+            grace = timedelta(seconds=schedule.misfire_grace_seconds)
+            fired_missed = [s for s in missed if now - s <= grace][-schedule.max_catchup :]
+            runs.extend(_fire_slot(schedule, s) for s in fired_missed)
+        unfired = [s for s in missed if s not in fired_missed]
+        if unfired:
+            more = "at least " if len(slots) > CATCHUP_SCAN_LIMIT else ""
+            record_missed_run(
+                schedule.agent,
+                source=RunSource.SCHEDULE,
+                source_ref=schedule.source_ref,
+                reason=(
+                    f"{more}{len(unfired)} fire(s) from {unfired[0]:%Y-%m-%d %H:%M:%S} to "
+                    f"{unfired[-1]:%Y-%m-%d %H:%M:%S} UTC were missed while the dispatcher was not running; "
+                    f"misfire policy '{policy}'" + (f" ran {len(fired_missed)} of them." if fired_missed else ".")
+                ),
+                scheduled_for=unfired[-1],
+                slot_key=f"{schedule.slot_key(unfired[-1])}:missed",
+                input={"missed_fires": len(unfired), "first": unfired[0].isoformat(), "last": unfired[-1].isoformat()},
+            )
+    runs.extend(_fire_slot(schedule, s) for s in on_time)
+    schedule.last_fire_at = slots[-1]
+    if runs:
+        schedule.last_run = runs[-1]
+    schedule.next_fire_at = schedule_compute_next(schedule, after=max(now, slots[-1]))
+    if schedule.next_fire_at is None and schedule.kind == Schedule.Kind.ONCE:
+        schedule.enabled = False
+    schedule.save(update_fields=["last_fire_at", "last_run", "next_fire_at", "enabled", "updated"])
+    return runs
+
+
+def schedule_disable_with_error(schedule_id: int, error: str) -> None:
+    Schedule.objects.filter(pk=schedule_id).update(enabled=False, next_fire_at=None, error=error[:2000])
+
+
+def agent_sync_schedule(agent: Agent) -> Schedule | None:
+    """The scheduled-agents design: Agent.schedule (cron) + run_on_schedule create or update
+    the agent's own Schedule (in the server's TIME_ZONE), or pause it."""
+    schedule = Schedule.objects.filter(agent=agent, is_agent_schedule=True).first()
+    if not agent.schedule or not agent.run_on_schedule:
+        if schedule is not None and schedule.enabled:
+            schedule_pause(schedule)
+        return schedule
+    if schedule is None:
+        schedule = Schedule(
+            workspace_id=agent.workspace_id,
+            agent=agent,
+            is_agent_schedule=True,
+            name=f"{agent.name} (agent schedule)",
+            timezone=settings.TIME_ZONE,
+        )
+    schedule.kind = Schedule.Kind.CRON
+    schedule.cron_expression = agent.schedule
+    schedule.enabled = True
+    return schedule_save(schedule)
+
+
+# --- monitors -----------------------------------------------------------------------------
+def monitor_check(monitor_id: int, *, now: datetime | None = None) -> MonitorCheck | None:
+    """Probe, evaluate the condition, advance the state machine, run the agent on a flip."""
+    from proactive.conditions import ConditionError, compile_condition
+    from proactive.probes import get_probe_class
+    from proactive.probes.base import ProbeContext, ProbeError
+
+    monitor = Monitor.objects.select_related("agent").filter(pk=monitor_id).first()
+    if monitor is None:
+        return None
+    now = now or timezone.now()
+    started = time.monotonic()
+    values: dict[str, Any] = {}
+    summary, error, result = "", "", None
+    try:
+        probe_class = get_probe_class(monitor.probe)
+        probe = probe_class(monitor.probe_config)
+        probed = probe.check(context=ProbeContext(workspace_id=monitor.workspace_id, monitor_id=monitor.pk, now=now))
+        values, summary = probed.values, probed.summary
+        if monitor.probe == "llm":
+            result = bool(values.get("answer"))
+        else:
+            result = compile_condition(monitor.condition, names=probe_class.names).evaluate(values)
+    except (ProbeError, ConditionError, KeyError, ImportError) as exc:
+        error = str(exc) or exc.__class__.__name__
+        values = getattr(exc, "values", None) or values
+    duration_ms = int((time.monotonic() - started) * 1000)
+
+    with transaction.atomic():
+        monitor = Monitor.objects.select_for_update().select_related("agent").get(pk=monitor_id)
+        flipped, run = False, None
+        if result is not None:
+            target = Monitor.State.TRIGGERED if result else Monitor.State.CLEAR
+            if monitor.state == target:
+                monitor.streak = 0
+                if _reminder_due(monitor, now):
+                    run = _monitor_run(monitor, values, now, why="reminder: still triggered")
+            else:
+                monitor.streak += 1
+                needed = monitor.trigger_after if target == Monitor.State.TRIGGERED else monitor.clear_after
+                if monitor.state == Monitor.State.UNKNOWN and target == Monitor.State.CLEAR:
+                    needed = 1  # learning the first state is not news
+                if monitor.streak >= needed:
+                    was = monitor.state
+                    monitor.state, monitor.streak, monitor.last_flip_at, flipped = target, 0, now, True
+                    wants_run = target == Monitor.State.TRIGGERED or (
+                        monitor.run_on_recovery and was == Monitor.State.TRIGGERED
+                    )
+                    if wants_run and not _in_cooldown(monitor, now):
+                        run = _monitor_run(monitor, values, now, why=f"flipped from {was} to {target}")
+        monitor.last_checked_at = now
+        monitor.save(update_fields=["state", "streak", "last_checked_at", "last_flip_at", "last_run_at", "updated"])
+        check = MonitorCheck.objects.create(
+            monitor=monitor,
+            checked_at=now,
+            result=result,
+            values=_jsonable(values),
+            summary=summary[:300],
+            error=error,
+            duration_ms=duration_ms,
+            state_after=monitor.state,
+            flipped=flipped,
+            run=run,
+        )
+        _trim_history(monitor)
+    return check
+
+
+def _in_cooldown(monitor: Monitor, now: datetime) -> bool:
+    return bool(
+        monitor.cooldown_seconds
+        and monitor.last_run_at
+        and now - monitor.last_run_at < timedelta(seconds=monitor.cooldown_seconds)
+    )
+
+
+def _reminder_due(monitor: Monitor, now: datetime) -> bool:
+    return bool(
+        monitor.state == Monitor.State.TRIGGERED
+        and monitor.reminder_seconds
+        and monitor.last_run_at
+        and now - monitor.last_run_at >= timedelta(seconds=monitor.reminder_seconds)
+    )
+
+
+def _monitor_run(monitor: Monitor, values: dict, now: datetime, *, why: str) -> Run:
+    monitor.last_run_at = now
+    task = monitor.action or f"Monitor '{monitor.name}' is now {monitor.state}: {monitor.condition}"
+    return start_run(
+        monitor.agent,
+        source=RunSource.MONITOR,
+        source_ref=f"monitor:{monitor.pk}",
+        input={"task": task, "monitor_event": why},
+        payload={
+            "monitor": monitor.name,
+            "state": monitor.state,
+            "condition": monitor.condition,
+            "values": _jsonable(values),
+        },
+    )
+
+
+def _trim_history(monitor: Monitor) -> None:
+    keep = list(monitor.checks.order_by("-checked_at", "-id").values_list("id", flat=True)[: monitor.history_limit])
+    if len(keep) >= monitor.history_limit:
+        monitor.checks.exclude(id__in=keep).delete()
+
+
+def monitor_pause(monitor: Monitor) -> Monitor:
+    monitor.enabled = False
+    monitor.save(update_fields=["enabled", "updated"])
+    return monitor
+
+
+def monitor_resume(monitor: Monitor) -> Monitor:
+    monitor.enabled = True
+    monitor.next_check_at = timezone.now()
+    monitor.save(update_fields=["enabled", "next_check_at", "updated"])
+    return monitor
+
+
+# --- triggers -----------------------------------------------------------------------------
+# `{{ dotted.path }}` (the safe engine's grammar, checked by it) or the original `{key}`.
+_PLACEHOLDERS = re.compile(r"\{\{(.*?)\}\}|(?<!\{)\{([A-Za-z_][A-Za-z0-9_]*)\}(?!\})", re.DOTALL)
+
+
+def render_task(template: str, payload: dict) -> str:
+    """`{{ dotted.path }}` placeholders (the safe engine), and the original examples'
+    `{pr_number}` style for top-level keys. A missing `{{ path }}` renders as a visible
+    `[missing: path]` marker (an unknown `{key}` stays as written). One pass: text that
+    came from the payload is never read as template."""
+    if not template:
+        return ""
+    data = payload if isinstance(payload, dict) else {}
+    context = {**data, "payload": payload}
+
+    def fill(match: re.Match) -> str:
+        if match.group(2) is not None:
+            key = match.group(2)
+            return render_string("{{ " + key + " }}", data) if key in data else match.group(0)
+        try:
+            return render_string(match.group(0), context)
+        except TemplateError:
+            return f"[missing: {match.group(1).strip()}]"
+
+    return _PLACEHOLDERS.sub(fill, template)
+
+
+def _path(payload: Any, dotted: str) -> Any:
+    value = payload
+    for part in dotted.split("."):
+        if isinstance(value, dict) and part in value:
+            value = value[part]
+        elif isinstance(value, list) and part.isdigit() and int(part) < len(value):
+            value = value[int(part)]
+        else:
+            return None
+    return value
+
+
+def trigger_matches(trigger: Trigger, *, payload: dict, event_type: str | None) -> tuple[bool, str]:
+    """Filters from the trigger's config: events (or the original `event`), match on payload
+    paths, and a GitHub repository. Returns (matches, why not)."""
+    config = trigger.config or {}
+    events = config.get("events") or config.get("event") or []
+    if isinstance(events, str):
+        events = [events]
+    if events and event_type not in events:
+        return False, f"event {event_type or '(none)'} is not one of {', '.join(map(str, events))}"
+    for path, expected in (config.get("match") or {}).items():
+        actual = _path(payload, path)
+        allowed = expected if isinstance(expected, list) else [expected]
+        if actual not in allowed:
+            return False, f"{path} is {actual!r}, not {expected!r}"
+    repository = config.get("repository")
+    full_name = _path(payload, "repository.full_name")
+    if repository and (not isinstance(full_name, str) or full_name.casefold() != str(repository).casefold()):
+        return False, f"repository is not {repository}"
+    return True, ""
+
+
+def trigger_fire(
+    trigger: Trigger,
+    *,
+    payload: dict | None = None,
+    event_type: str | None = None,
+    source: str = RunSource.TRIGGER,
+    slot_key: str | None = None,
+    check_filters: bool = True,
+) -> tuple[Run | None, str]:
+    """Start the trigger's agent with the rendered task and the payload (fenced as data
+    by the executor). Returns (run, "") or (None, why it did not fire)."""
+    payload = payload or {}
+    if not trigger.enabled:
+        return None, "trigger is disabled"
+    if check_filters:
+        ok, why = trigger_matches(trigger, payload=payload, event_type=event_type)
+        if not ok:
+            return None, why
+    run_input = {"trigger": trigger.name}
+    task = render_task(trigger.task_template, payload)
+    if task:
+        run_input["task"] = task
+    if event_type:
+        run_input["event_type"] = event_type
+    run = start_run(
+        trigger.agent,
+        source=source,
+        source_ref=f"trigger:{trigger.pk}",
+        input=run_input,
+        payload=payload,
+        slot_key=slot_key,
+    )
+    Trigger.objects.filter(pk=trigger.pk).update(fire_count=F("fire_count") + 1, last_fired_at=timezone.now())
+    return run, ""
+
+
+def webhook_replay(delivery: WebhookDelivery, *, dry_run: bool = False) -> dict:
+    """Fire the trigger again with a stored delivery (its signature was checked when it
+    arrived). A dry run reports what would happen without starting a run."""
+    import json
+
+    webhook = delivery.webhook
+    if webhook is None:
+        return {"ok": False, "reason": "the delivery matched no webhook"}
+    try:
+        payload = json.loads(bytes(delivery.body) or b"{}")
+    except ValueError:
+        payload = {"body": bytes(delivery.body).decode("utf-8", "replace")}
+    if not isinstance(payload, dict):
+        payload = {"data": payload}
+    trigger = webhook.trigger
+    matches, why = trigger_matches(trigger, payload=payload, event_type=delivery.event_type or None)
+    task = render_task(trigger.task_template, payload)
+    if dry_run:
+        return {"ok": matches, "reason": why, "task": task, "agent_id": trigger.agent_id}
+    run, why = trigger_fire(trigger, payload=payload, event_type=delivery.event_type or None, source=RunSource.WEBHOOK)
+    replay = WebhookDelivery.objects.create(
+        webhook=webhook,
+        workspace_id=webhook.workspace_id,
+        url_path=webhook.url_path,
+        headers=delivery.headers,
+        body=bytes(delivery.body),
+        body_size=delivery.body_size,
+        delivery_id=delivery.delivery_id,
+        event_type=delivery.event_type,
+        verdict=WebhookDelivery.Verdict.ACCEPTED if run else WebhookDelivery.Verdict.FILTERED,
+        status_code=202,
+        reason=f"replay of delivery #{delivery.pk}" + (f"; {why}" if why else ""),
+        run=run,
+        replay_of=delivery,
+    )
+    return {"ok": run is not None, "reason": why, "task": task, "run_id": run.pk if run else None,
+            "delivery_id": replay.pk}  # fmt: skip
+
+
+def _jsonable(value: Any) -> Any:
+    import json
+
+    return json.loads(json.dumps(value, default=str))

@@ -1,0 +1,39 @@
+"""No signature: every delivery is accepted. Only for webhooks a person explicitly made
+unsigned (the URL path is then the only secret). Nothing is extracted: ``Verified`` is all
+``None``, so such deliveries are never de-duplicated."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+
+from .base import SignatureScheme, Verified, require_bytes
+
+
+class NoSignatureScheme(SignatureScheme):
+    name = "none"
+    label = "None (unsigned: anyone with the URL can deliver)"
+
+    def verify(
+        self,
+        *,
+        secret: str,
+        body: bytes,
+        headers: Mapping[str, str],
+        now: datetime | None = None,
+        tolerance_seconds: int = 300,
+    ) -> Verified:
+        require_bytes(body)
+        return Verified(delivery_id=None, event_type=None, timestamp=None)
+
+    def sign(
+        self,
+        *,
+        secret: str,
+        body: bytes,
+        now: datetime | None = None,
+        msg_id: str | None = None,
+        event_type: str | None = None,
+    ) -> dict[str, str]:
+        require_bytes(body)
+        return {}

@@ -1,0 +1,108 @@
+"""Stripe ("Verify webhook signatures manually", docs.stripe.com/webhooks).
+
+- ``Stripe-Signature: t=<unix seconds>,v1=<hex>[,v1=<hex>…][,v0=…]``: comma-separated
+  ``key=value`` elements; ``t`` is the timestamp, every ``v1`` is a candidate signature
+  (several during secret rotation; any match passes); other schemes (``v0``) are ignored.
+- Signed payload: ``{t}.{raw body}``, HMAC-SHA256 keyed with the endpoint secret's UTF-8
+  bytes (the whole ``whsec_…`` string, not base64-decoded).
+- Tolerance (default 300 s, Stripe's default) is enforced in both directions; Stripe's own
+  libraries only reject old timestamps.
+- ``delivery_id`` is the event id (``evt_…``, the JSON body's ``id``, the same on every
+  retry) and ``event_type`` the body's ``type``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+
+from .base import (
+    SignatureError,
+    SignatureScheme,
+    Verified,
+    any_digest_matches,
+    check_tolerance,
+    clean_id,
+    decode_hex_sha256,
+    hmac_sha256,
+    json_object,
+    normalise_headers,
+    parse_unix_seconds,
+    require_bytes,
+    require_header,
+    require_secret,
+    unix_seconds,
+)
+
+SIGNATURE_HEADER = "Stripe-Signature"
+SCHEME = "v1"
+
+
+class StripeScheme(SignatureScheme):
+    name = "stripe"
+    label = "Stripe (Stripe-Signature)"
+    has_timestamp = True
+
+    def verify(
+        self,
+        *,
+        secret: str,
+        body: bytes,
+        headers: Mapping[str, str],
+        now: datetime | None = None,
+        tolerance_seconds: int = 300,
+    ) -> Verified:
+        body = require_bytes(body)
+        key = require_secret(secret).encode()
+        h = normalise_headers(headers)
+        raw = require_header(h, SIGNATURE_HEADER)
+
+        timestamps: list[str] = []
+        candidates: list[bytes] = []
+        for element in raw.split(","):
+            prefix, sep, value = element.strip().partition("=")
+            if not sep:
+                raise SignatureError(
+                    f"the {SIGNATURE_HEADER} header is not a list of key=value elements", reason="malformed_header"
+                )
+            if prefix == "t":
+                timestamps.append(value.strip())
+            elif prefix == SCHEME:
+                digest = decode_hex_sha256(value.strip())
+                if digest is not None:
+                    candidates.append(digest)
+        if len(timestamps) != 1:
+            raise SignatureError(
+                f"the {SIGNATURE_HEADER} header must carry exactly one t=<timestamp>", reason="malformed_header"
+            )
+        raw_timestamp = timestamps[0]
+        timestamp = parse_unix_seconds(raw_timestamp, SIGNATURE_HEADER)
+        if not candidates:
+            raise SignatureError(
+                f"the {SIGNATURE_HEADER} header has no v1=<64 hex digits> signature", reason="malformed_header"
+            )
+
+        expected = hmac_sha256(key, f"{raw_timestamp}.".encode() + body)
+        if not any_digest_matches(expected, candidates):
+            raise SignatureError("no v1 signature matches the body and secret", reason="bad_signature")
+
+        signed_at = check_tolerance(timestamp, now=now, tolerance_seconds=tolerance_seconds)
+        payload = json_object(body) or {}
+        return Verified(
+            delivery_id=clean_id(payload.get("id")), event_type=clean_id(payload.get("type")), timestamp=signed_at
+        )
+
+    def sign(
+        self,
+        *,
+        secret: str,
+        body: bytes,
+        now: datetime | None = None,
+        msg_id: str | None = None,
+        event_type: str | None = None,
+    ) -> dict[str, str]:
+        body = require_bytes(body)
+        key = require_secret(secret).encode()
+        timestamp = str(unix_seconds(now))
+        signature = hmac_sha256(key, f"{timestamp}.".encode() + body).hex()
+        return {SIGNATURE_HEADER: f"t={timestamp},{SCHEME}={signature}"}

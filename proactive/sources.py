@@ -1,0 +1,114 @@
+"""The proactive app's dispatcher sources: due schedules and due monitor checks."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+
+from django.db import transaction
+
+from agents.dispatcher import Source, TickResult, register_source, skip_locked_supported
+from proactive.models import Monitor, Schedule
+
+logger = logging.getLogger(__name__)
+
+
+class ScheduleSource(Source):
+    """Claims due schedules in batches (SKIP LOCKED where the database has it, so several
+    dispatchers share the work), fires them and advances next_fire_at. A schedule that
+    raises is disabled with its error and never blocks the others. The unique slot key on
+    Run makes a slot fire at most once even if two dispatchers race."""
+
+    name = "schedules"
+    batch = 200
+
+    def tick(self, now: datetime) -> TickResult:
+        from proactive.services import schedule_disable_with_error, schedule_fire_due
+
+        done = 0
+        with transaction.atomic():
+            due = Schedule.objects.due(now).select_related("agent", "agent__workspace").order_by("next_fire_at")
+            if skip_locked_supported():
+                due = due.select_for_update(skip_locked=True, of=("self",))
+            schedules = list(due[: self.batch])
+            for schedule in schedules:
+                try:
+                    with transaction.atomic():
+                        schedule_fire_due(schedule, now=now)
+                    done += 1
+                except Exception as exc:
+                    logger.exception("schedule %s failed; disabling it", schedule.pk)
+                    schedule_disable_with_error(schedule.pk, f"{exc.__class__.__name__}: {exc}")
+        if len(schedules) == self.batch:
+            return TickResult(done=done, next_due=now)
+        upcoming = (
+            Schedule.objects.filter(enabled=True, next_fire_at__isnull=False)
+            .order_by("next_fire_at")
+            .values_list("next_fire_at", flat=True)
+            .first()
+        )
+        return TickResult(done=done, next_due=upcoming)
+
+
+class MonitorSource(Source):
+    """Sends due monitor checks to the workers (probes do I/O). The claim moves
+    next_check_at forward with a conditional update, so each check is sent once."""
+
+    name = "monitors"
+    batch = 200
+
+    def tick(self, now: datetime) -> TickResult:
+        from django_q.tasks import async_task
+
+        done = 0
+        due = (
+            Monitor.objects.filter(enabled=True, next_check_at__lte=now)
+            .order_by("next_check_at")
+            .values_list("id", "next_check_at", "check_interval")[: self.batch]
+        )
+        # Monitors created without a next check get one now.
+        Monitor.objects.filter(enabled=True, next_check_at__isnull=True).update(next_check_at=now)
+        for monitor_id, next_check_at, interval in due:
+            claimed = Monitor.objects.filter(pk=monitor_id, next_check_at=next_check_at).update(
+                next_check_at=now + timedelta(seconds=interval)
+            )
+            if claimed:
+                try:
+                    async_task("proactive.tasks.check_monitor", monitor_id, task_name=f"monitor-{monitor_id}")
+                    done += 1
+                except Exception:
+                    logger.exception("could not enqueue the check of monitor %s", monitor_id)
+                    Monitor.objects.filter(pk=monitor_id).update(next_check_at=next_check_at)
+        upcoming = (
+            Monitor.objects.filter(enabled=True, next_check_at__isnull=False)
+            .order_by("next_check_at")
+            .values_list("next_check_at", flat=True)
+            .first()
+        )
+        return TickResult(done=done, next_due=upcoming)
+
+
+class SuggestionSource(Source):
+    """Mines every workspace's history for suggestions, once per GRADENT_MINING_INTERVAL."""
+
+    name = "suggestions"
+
+    def tick(self, now: datetime) -> TickResult:
+        from django.conf import settings
+        from django.core.cache import cache
+
+        from proactive.mining import mine_suggestions
+        from workspaces.models import Workspace
+
+        interval = settings.GRADENT_MINING_INTERVAL
+        if not interval or not cache.add("proactive:mining", now.isoformat(), timeout=interval):
+            return TickResult()
+        found = 0
+        for workspace in Workspace.objects.all().iterator():
+            found += len(mine_suggestions(workspace, now=now))
+        return TickResult(done=found)
+
+
+register_source(ScheduleSource())
+register_source(MonitorSource())
+register_source(SuggestionSource())

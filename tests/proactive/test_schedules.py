@@ -1,0 +1,276 @@
+"""Schedules through the dispatcher's schedule source, with a clock the test controls."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from rest_framework.test import APIClient
+
+from agents.models import Run
+from proactive.models import Schedule
+from proactive.services import schedule_pause, schedule_resume, schedule_save
+from proactive.sources import ScheduleSource
+from tests.helpers import auth, make_agent, make_user, token_for
+
+pytestmark = pytest.mark.django_db
+
+
+def utc(*args) -> datetime:
+    return datetime(*args, tzinfo=UTC)
+
+
+def make_schedule(agent, *, now, **fields) -> Schedule:
+    defaults = {"kind": "cron", "cron_expression": "0 9 * * *", "timezone": "UTC"}
+    schedule = Schedule(workspace=agent.workspace, agent=agent, **{**defaults, **fields})
+    return schedule_save(schedule, now=now)
+
+
+def tick(now):
+    return ScheduleSource().tick(now)
+
+
+def runs_of(schedule):
+    return list(Run.objects.filter(source_ref=schedule.source_ref).order_by("id"))
+
+
+def test_it_fires_a_due_slot_once_and_advances():
+    agent = make_agent()
+    schedule = make_schedule(agent, now=utc(2026, 3, 1, 8, 0), task_description="Daily report")
+    assert schedule.next_fire_at == utc(2026, 3, 1, 9, 0)
+    assert tick(utc(2026, 3, 1, 8, 59, 59)).done == 0
+    tick(utc(2026, 3, 1, 9, 0, 1))
+    tick(utc(2026, 3, 1, 9, 0, 2))
+    runs = runs_of(schedule)
+    assert len(runs) == 1
+    run = runs[0]
+    assert (run.status, run.source, run.input["task"]) == ("queued", "schedule", "Daily report")
+    assert run.scheduled_for == utc(2026, 3, 1, 9, 0)
+    schedule.refresh_from_db()
+    assert schedule.next_fire_at == utc(2026, 3, 2, 9, 0)
+    assert schedule.last_run_id == run.pk
+
+
+def test_it_fires_in_the_schedules_own_timezone():
+    agent = make_agent()
+    schedule = make_schedule(agent, now=utc(2026, 7, 1, 0, 0), timezone="America/New_York")
+    assert schedule.next_fire_at == utc(2026, 7, 1, 13, 0)  # 09:00 EDT
+    winter = make_schedule(agent, now=utc(2026, 12, 1, 0, 0), timezone="America/New_York", name="w")
+    assert winter.next_fire_at == utc(2026, 12, 1, 14, 0)  # 09:00 EST
+
+
+def test_a_slot_fires_once_even_when_the_schedule_is_ticked_from_a_stale_copy():
+    agent = make_agent()
+    schedule = make_schedule(agent, now=utc(2026, 3, 1, 8, 0))
+    from proactive.services import schedule_fire_due
+
+    stale = Schedule.objects.get(pk=schedule.pk)
+    schedule_fire_due(Schedule.objects.get(pk=schedule.pk), now=utc(2026, 3, 1, 9, 0, 1))
+    schedule_fire_due(stale, now=utc(2026, 3, 1, 9, 0, 2))  # a second dispatcher's view
+    assert len(runs_of(schedule)) == 1
+
+
+@pytest.mark.parametrize(
+    ("policy", "expected"),
+    [
+        ("skip", {"missed": 1, "queued": 0}),
+        ("run_once", {"missed": 1, "queued": 1}),
+        ("run_all", {"missed": 1, "queued": 3}),
+    ],
+)
+def test_misfire_policies_after_downtime(policy, expected):
+    agent = make_agent()
+    schedule = make_schedule(
+        agent,
+        now=utc(2026, 3, 1, 0, 0),
+        cron_expression="0 * * * *",
+        misfire_policy=policy,
+        misfire_grace_seconds=3 * 3600 + 60,
+    )
+    # The dispatcher was down from 01:00 to 06:30: six hourly slots missed.
+    tick(utc(2026, 3, 1, 6, 30))
+    runs = runs_of(schedule)
+    counts = {status: sum(r.status == status for r in runs) for status in ("missed", "queued")}
+    assert counts == expected
+    missed = next(r for r in runs if r.status == "missed")
+    assert "were missed while the dispatcher was not running" in missed.reason
+    assert policy in missed.reason
+    if policy == "run_once":
+        ran = next(r for r in runs if r.status == "queued")
+        assert ran.scheduled_for == utc(2026, 3, 1, 6, 0)
+        assert ran.input["missed_fires"] == 5
+    if policy == "run_all":
+        fired = sorted(r.scheduled_for for r in runs if r.status == "queued")
+        assert fired == [utc(2026, 3, 1, 4, 0), utc(2026, 3, 1, 5, 0), utc(2026, 3, 1, 6, 0)]
+        assert missed.input["missed_fires"] == 3
+    schedule.refresh_from_db()
+    assert schedule.next_fire_at == utc(2026, 3, 1, 7, 0)
+
+
+def test_run_all_is_bounded_by_max_catchup():
+    agent = make_agent()
+    schedule = make_schedule(
+        agent, now=utc(2026, 3, 1, 0, 0), cron_expression="*/5 * * * *", misfire_policy="run_all",
+        misfire_grace_seconds=86400, max_catchup=4,
+    )  # fmt: skip
+    tick(utc(2026, 3, 1, 2, 0, 30))
+    runs = runs_of(schedule)
+    assert sum(r.status == "queued" for r in runs) == 4 + 1  # 4 caught up + the on-time 02:00 slot
+    assert sum(r.status == "missed" for r in runs) == 1
+
+
+def test_the_overlap_policy_override_records_a_skipped_fire():
+    agent = make_agent(overlap_policy="allow")
+    schedule = make_schedule(agent, now=utc(2026, 3, 1, 0, 0), cron_expression="0 * * * *", overlap_policy="skip")
+    Run.objects.create(workspace=agent.workspace, agent=agent, status="running")
+    tick(utc(2026, 3, 1, 1, 0, 1))
+    (run,) = runs_of(schedule)
+    assert run.status == "skipped" and "Overlap policy 'skip'" in run.reason
+    assert run.scheduled_for == utc(2026, 3, 1, 1, 0)
+
+
+def test_a_paused_schedule_owes_nothing_on_resume():
+    agent = make_agent()
+    schedule = make_schedule(agent, now=utc(2026, 3, 1, 0, 0), cron_expression="0 * * * *")
+    schedule_pause(schedule)
+    assert tick(utc(2026, 3, 1, 5, 0, 1)).done == 0
+    schedule_resume(schedule, now=utc(2026, 3, 1, 5, 10))
+    assert schedule.next_fire_at == utc(2026, 3, 1, 6, 0)
+    assert runs_of(schedule) == []
+
+
+def test_a_one_off_schedule_fires_once_and_disables_itself():
+    agent = make_agent()
+    schedule = make_schedule(agent, now=utc(2026, 3, 1, 0, 0), kind="once", run_at=utc(2026, 3, 1, 12, 0))
+    tick(utc(2026, 3, 1, 12, 0, 1))
+    schedule.refresh_from_db()
+    assert len(runs_of(schedule)) == 1
+    assert (schedule.enabled, schedule.next_fire_at) == (False, None)
+
+
+def test_an_interval_schedule_counts_from_its_anchor():
+    agent = make_agent()
+    schedule = make_schedule(
+        agent, now=utc(2026, 3, 1, 0, 0, 10), kind="interval", interval_seconds=600, anchor=utc(2026, 3, 1, 0, 0)
+    )
+    assert schedule.next_fire_at == utc(2026, 3, 1, 0, 10)
+
+
+def test_one_broken_schedule_is_disabled_and_does_not_block_the_others(monkeypatch):
+    agent = make_agent()
+    good = make_schedule(agent, now=utc(2026, 3, 1, 0, 0), name="good")
+    bad = make_schedule(agent, now=utc(2026, 3, 1, 0, 0), name="bad")
+    Schedule.objects.filter(pk=bad.pk).update(timezone="Mars/Olympus_Mons")
+    tick(utc(2026, 3, 1, 9, 0, 1))
+    bad.refresh_from_db()
+    good.refresh_from_db()
+    assert not bad.enabled and "Mars/Olympus_Mons" in bad.error
+    assert len(runs_of(good)) == 1 and good.next_fire_at == utc(2026, 3, 2, 9, 0)
+
+
+def test_jitter_delays_the_run_within_the_window():
+    agent = make_agent()
+    schedule = make_schedule(agent, now=utc(2026, 3, 1, 0, 0), jitter_seconds=120)
+    tick(utc(2026, 3, 1, 9, 0, 1))
+    (run,) = runs_of(schedule)
+    assert utc(2026, 3, 1, 9, 0) <= run.not_before <= utc(2026, 3, 1, 9, 2)
+    assert run.scheduled_for == utc(2026, 3, 1, 9, 0)
+
+
+def test_the_agent_level_schedule_fields_manage_the_agents_own_schedule():
+    user = make_user()
+    client = APIClient()
+    client.credentials(**auth(token_for(user)))
+    agent_id = client.post(
+        "/api/agents/", {"name": "a", "provider": "scripted", "schedule": "30 7 * * 1-5", "run_on_schedule": True},
+        format="json",
+    ).json()["id"]  # fmt: skip
+    schedule = Schedule.objects.get(agent_id=agent_id, is_agent_schedule=True)
+    assert (schedule.cron_expression, schedule.enabled) == ("30 7 * * 1-5", True)
+    client.patch(f"/api/agents/{agent_id}/", {"run_on_schedule": False}, format="json")
+    schedule.refresh_from_db()
+    assert not schedule.enabled
+    bad = client.patch(f"/api/agents/{agent_id}/", {"schedule": "61 * * * *"}, format="json")
+    assert bad.status_code == 400 and "schedule" in bad.json()
+
+
+class TestScheduleAPI:
+    @pytest.fixture
+    def client(self):
+        self.user = make_user()
+        client = APIClient()
+        client.credentials(**auth(token_for(self.user)))
+        return client
+
+    def test_it_creates_a_schedule_from_the_original_fields(self, client):
+        agent = make_agent(self.user)
+        response = client.post(
+            "/api/proactive/schedules",
+            {"agent_id": agent.pk, "workspace_id": agent.workspace_id, "cron_expression": "0 9 * * 1-5",
+             "timezone": "Europe/Riga", "task_description": "Morning summary"},
+            format="json",
+        )  # fmt: skip
+        assert response.status_code == 201, response.content
+        body = response.json()
+        assert body["description"].startswith("At 09:00")
+        assert body["next_fire_at"] is not None
+        preview = client.get(f"/api/proactive/schedules/{body['id']}/preview?count=3").json()
+        assert preview["timezone"] == "Europe/Riga" and len(preview["fires"]) == 3
+
+    @pytest.mark.parametrize(
+        ("body", "field"),
+        [
+            ({"cron_expression": "0 0 31 4 *"}, "cron_expression"),
+            ({"cron_expression": "0 9 * * *", "timezone": "Europe/Atlantis"}, "timezone"),
+            ({"kind": "interval"}, "interval_seconds"),
+            ({"kind": "once"}, "run_at"),
+            ({"cron_expression": "0 9 * * *", "misfire_policy": "sometimes"}, "misfire_policy"),
+        ],
+    )
+    def test_it_rejects_bad_schedules_naming_the_field(self, client, body, field):
+        agent = make_agent(self.user)
+        response = client.post("/api/proactive/schedules", {"agent_id": agent.pk, **body}, format="json")
+        assert response.status_code == 400, response.content
+        assert field in response.json()
+        assert Schedule.objects.count() == 0
+
+    def test_it_previews_an_unsaved_expression_with_dst_marked(self, client):
+        response = client.post(
+            "/api/proactive/schedules/preview",
+            {"cron_expression": "30 2 * * *", "timezone": "Europe/Riga", "count": 5},
+            format="json",
+        )
+        assert response.status_code == 200, response.content
+        assert len(response.json()["fires"]) == 5
+        bad = client.post("/api/proactive/schedules/preview", {"cron_expression": "0 0 30 2 *"}, format="json")
+        assert bad.status_code == 400 and "February" in str(bad.json()["cron_expression"])
+
+    def test_run_pause_resume_and_isolation(self, client):
+        agent = make_agent(self.user)
+        schedule = make_schedule(agent, now=datetime.now(UTC))
+        assert client.post(f"/api/proactive/schedules/{schedule.pk}/run").status_code == 202
+        assert client.post(f"/api/proactive/schedules/{schedule.pk}/pause").json()["enabled"] is False
+        assert client.post(f"/api/proactive/schedules/{schedule.pk}/resume").json()["next_fire_at"]
+        other = make_agent(make_user("mallory"))
+        theirs = make_schedule(other, now=datetime.now(UTC))
+        for method, url in [
+            ("get", f"/api/proactive/schedules/{theirs.pk}"),
+            ("delete", f"/api/proactive/schedules/{theirs.pk}"),
+            ("post", f"/api/proactive/schedules/{theirs.pk}/run"),
+            ("post", f"/api/proactive/schedules/{theirs.pk}/pause"),
+            ("get", f"/api/proactive/schedules/{theirs.pk}/preview"),
+        ]:
+            assert getattr(client, method)(url).status_code == 404, (method, url)
+        response = client.post("/api/proactive/schedules", {"agent_id": other.pk, "cron_expression": "* * * * *"},
+                               format="json")  # fmt: skip
+        assert response.status_code == 400 and "agent_id" in response.json()
+        assert Schedule.objects.filter(pk=theirs.pk, enabled=True).exists()
+
+
+def test_tick_cost_does_not_depend_on_schedules_that_are_not_due(django_assert_max_num_queries):
+    agent = make_agent()
+    now = utc(2026, 3, 1, 8, 0)
+    for i in range(50):
+        make_schedule(agent, now=now, name=f"s{i}")
+    with django_assert_max_num_queries(4):
+        tick(now + timedelta(minutes=30))
