@@ -63,6 +63,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "django_htmx",
     "django_q",
+    "django_crontab",
     "gradent",
     "workspaces",
     "agents",
@@ -249,6 +250,11 @@ GRADENT_RETRY_MAX_SECONDS = env_float("GRADENT_RETRY_MAX_SECONDS", 600.0)
 GRADENT_DISPATCHER_MAX_SLEEP = env_float("GRADENT_DISPATCHER_MAX_SLEEP", 1.0)
 GRADENT_DISPATCHER_STALE_SECONDS = env_int("GRADENT_DISPATCHER_STALE_SECONDS", 30)
 GRADENT_HISTORY_MESSAGES = env_int("GRADENT_HISTORY_MESSAGES", 20, minimum=0)
+# Optional system-cron driver (DESIGN §9): `manage.py crontab add` writes one crontab line
+# that runs a single dispatcher tick a minute, for hosts that prefer cron to a long-running
+# `manage.py dispatch`. Use one or the other.
+CRONJOBS = [("* * * * *", "django.core.management.call_command", ["dispatch"], {"once": True})]
+CRONTAB_COMMAND_SUFFIX = "2>&1"
 # A schedule slot fired later than this counts as missed (the dispatcher was down).
 GRADENT_FIRE_LATE_SECONDS = env_int("GRADENT_FIRE_LATE_SECONDS", 60, minimum=1)
 # How often the dispatcher mines history for suggestions; 0 turns mining off.
