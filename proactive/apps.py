@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from django.apps import AppConfig
+from django.core import checks
 
 
 class ProactiveConfig(AppConfig):
@@ -11,11 +12,15 @@ class ProactiveConfig(AppConfig):
         from django.db.models.signals import post_save
 
         from agents.models import Agent
+        from agents.tools import register_tool
         from agents.validation import register_schedule_validator
         from proactive import sources  # noqa: F401  (registers the dispatcher sources)
         from proactive.timing import validate_cron
 
         register_schedule_validator(validate_cron)
+        register_tool("proactive.events.EmitEventTool")
+        register_tool("proactive.events.ScheduleFollowupTool")
+        checks.register(check_plugins)
         post_save.connect(sync_agent_schedule, sender=Agent, dispatch_uid="proactive.sync_agent_schedule")
 
 
@@ -32,3 +37,19 @@ def sync_agent_schedule(sender, instance, raw: bool = False, **kwargs) -> None:
         # The agents API validates the expression first; a bad value stored some other
         # way must not break saving the agent.
         pass
+
+
+def check_plugins(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
+    """Probe and signature-scheme paths must import, or the first check / delivery fails."""
+    from django.utils.module_loading import import_string
+
+    from proactive.probes import probe_path_errors
+    from proactive.signatures import SCHEMES
+
+    errors = [checks.Error(message, id="proactive.E001") for message in probe_path_errors()]
+    for name, path in SCHEMES.items():
+        try:
+            import_string(path)
+        except ImportError as exc:
+            errors.append(checks.Error(f"signature scheme {name!r} ({path}): {exc}", id="proactive.E002"))
+    return errors
