@@ -226,11 +226,24 @@ class WebhookViewSet(WorkspaceScopedMixin, viewsets.ModelViewSet):
         answer = WebhookSerializer(webhook, context={"request": request}).data | {"secret": secret}
         return Response(answer, status=status.HTTP_201_CREATED)
 
-    def perform_update(self, serializer) -> None:
+    def update(self, request, *args, **kwargs):
+        from proactive.signatures import get_scheme
+
+        webhook = self.get_object()
+        serializer = self.get_serializer(webhook, data=request.data, partial=kwargs.get("partial", False))
+        serializer.is_valid(raise_exception=True)
         trigger = getattr(serializer, "_trigger", None)
-        extra = {"trigger": trigger} if trigger else {}
         serializer.validated_data.pop("trigger_id", None)
-        serializer.save(**extra)
+        old_scheme = webhook.scheme
+        webhook = serializer.save(**({"trigger": trigger} if trigger else {}))
+        answer = WebhookSerializer(webhook, context={"request": request}).data
+        if webhook.scheme != old_scheme:
+            # A secret is shaped by its scheme (whsec_… for Standard Webhooks): a new scheme
+            # gets a new secret, shown once, rather than a webhook that rejects everything.
+            webhook.secret = get_scheme(webhook.scheme).generate_secret()
+            webhook.save(update_fields=["secret", "updated"])
+            answer["secret"] = webhook.secret
+        return Response(answer)
 
     @extend_schema(request=None, responses={200: dict})
     @action(detail=True, methods=["post"], url_path="regenerate-secret")

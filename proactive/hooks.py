@@ -6,6 +6,7 @@ delivery (accepted, duplicate, filtered or rejected) is stored before the answer
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 from urllib.parse import parse_qs
@@ -37,6 +38,11 @@ def _remote(request: HttpRequest) -> str | None:
     return request.META.get("REMOTE_ADDR") or None
 
 
+def _delivery_id(verified) -> str:
+    """The delivery id as stored (and so as looked up for de-duplication)."""
+    return ((verified.delivery_id if verified else None) or "")[:200]
+
+
 def _store(request, *, webhook, url_path, body, verdict, status, reason="", verified=None, run=None, headers=None):
     return WebhookDelivery.objects.create(
         webhook=webhook,
@@ -46,7 +52,7 @@ def _store(request, *, webhook, url_path, body, verdict, status, reason="", veri
         headers=headers if headers is not None else _headers(request),
         body=body,
         body_size=len(body),
-        delivery_id=((verified.delivery_id if verified else None) or "")[:200],
+        delivery_id=_delivery_id(verified),
         event_type=((verified.event_type if verified else None) or "")[:200],
         verdict=verdict,
         status_code=status,
@@ -61,21 +67,27 @@ def _answer(delivery: WebhookDelivery, status: int, **extra) -> JsonResponse:
 
 
 def _payload(request: HttpRequest, body: bytes) -> dict | None:
-    """The body as data for the agent; None when it claims to be JSON and is not."""
-    content_type = request.content_type or ""
+    return parse_body(body, request.content_type or "")
+
+
+def parse_body(body: bytes, content_type: str) -> dict | None:
+    """The body as data for the agent; None when it claims to be JSON and is not. Also
+    used to replay a stored delivery (content_type from its stored headers)."""
+    content_type = content_type.split(";")[0].strip().lower()
     if not body:
         return {}
     if content_type == "application/x-www-form-urlencoded":
         form = {k: v[0] if len(v) == 1 else v for k, v in parse_qs(body.decode("utf-8", "replace")).items()}
         if "payload" in form and isinstance(form["payload"], str):  # GitHub's form-encoded deliveries
             try:
-                return json.loads(form["payload"])
-            except ValueError:
+                data = json.loads(form["payload"])
+            except (ValueError, RecursionError):
                 return None
+            return data if isinstance(data, dict) else {"data": data}
         return form
     try:
         data = json.loads(body)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: absurdly deep nesting
         return None if "json" in content_type else {"body": body.decode("utf-8", "replace")}
     return data if isinstance(data, dict) else {"data": data}
 
@@ -186,12 +198,25 @@ def receive(request: HttpRequest, url_path: str) -> JsonResponse:
             verified=verified,
         )
         return _answer(delivery, 200, detail="pong")
+    if webhook.scheme == "slack" and payload.get("type") == "url_verification":
+        # Slack checks a new Events API URL by asking for the challenge back.
+        delivery = _store(
+            request,
+            webhook=webhook,
+            url_path=url_path,
+            body=body,
+            verdict="accepted",
+            status=200,
+            reason="url_verification",
+            verified=verified,
+        )
+        return JsonResponse({"challenge": str(payload.get("challenge", ""))}, status=200)
 
     with transaction.atomic():
         if (
             verified.delivery_id
             and WebhookDelivery.objects.filter(
-                webhook=webhook, delivery_id=verified.delivery_id, verdict=WebhookDelivery.Verdict.ACCEPTED
+                webhook=webhook, delivery_id=_delivery_id(verified), verdict=WebhookDelivery.Verdict.ACCEPTED
             ).exists()
         ):
             delivery = _store(
@@ -219,7 +244,11 @@ def receive(request: HttpRequest, url_path: str) -> JsonResponse:
                 verified=verified,
             )
             return _answer(delivery, 202, detail=why)
-        slot = f"webhook:{webhook.pk}:{verified.delivery_id}" if verified.delivery_id else None
+        slot = None
+        if verified.delivery_id:  # Run.slot_key holds 200 characters; ids may be longer
+            key = verified.delivery_id
+            key = key if len(key) <= 150 else hashlib.sha256(key.encode()).hexdigest()
+            slot = f"webhook:{webhook.pk}:{key}"
         run, why = trigger_fire(
             trigger,
             payload=payload,

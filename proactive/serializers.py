@@ -171,12 +171,21 @@ class TriggerSerializer(AgentBoundSerializer):
             raise serializers.ValidationError("events must be a list of event names.")
         if "match" in value and not isinstance(value["match"], dict):
             raise serializers.ValidationError("match must be an object of payload paths to values.")
+        event = value.get("event")
+        if event is not None and not (
+            isinstance(event, str) or (isinstance(event, list) and all(isinstance(e, str) for e in event))
+        ):
+            raise serializers.ValidationError("event must be an event name or a list of them.")
+        if "repository" in value and not isinstance(value["repository"], str):
+            raise serializers.ValidationError("repository must be 'owner/name'.")
         return value
 
     def validate_task_template(self, value: str) -> str:
         from gradent.lib.templating import TemplateError, render_string
 
         # Only the syntax can be checked now: which paths exist is known per event.
+        if value.count("{{") != value.count("}}"):
+            raise serializers.ValidationError("A '{{' placeholder is not closed with '}}'.")
         try:
             render_string(value, _Anything())
         except TemplateError as exc:

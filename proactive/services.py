@@ -402,20 +402,26 @@ def trigger_fire(
 
 def webhook_replay(delivery: WebhookDelivery, *, dry_run: bool = False) -> dict:
     """Fire the trigger again with a stored delivery (its signature was checked when it
-    arrived). A dry run reports what would happen without starting a run."""
-    import json
+    arrived; rejected deliveries never passed that check and are not replayed). A dry run
+    reports what would happen without starting a run."""
+    from proactive.hooks import parse_body
 
     webhook = delivery.webhook
     if webhook is None:
         return {"ok": False, "reason": "the delivery matched no webhook"}
-    try:
-        payload = json.loads(bytes(delivery.body) or b"{}")
-    except ValueError:
-        payload = {"body": bytes(delivery.body).decode("utf-8", "replace")}
-    if not isinstance(payload, dict):
-        payload = {"data": payload}
+    if delivery.verdict == WebhookDelivery.Verdict.REJECTED:
+        return {"ok": False, "reason": f"the delivery was rejected ({delivery.reason or delivery.status_code}); "
+                "only verified deliveries can be replayed"}  # fmt: skip
+    if delivery.reason in ("ping", "url_verification"):
+        return {"ok": False, "reason": f"a {delivery.reason} delivery does not fire the trigger"}
+    headers = delivery.headers if isinstance(delivery.headers, dict) else {}
+    payload = parse_body(bytes(delivery.body), str(headers.get("content-type", "")))
+    if payload is None:
+        return {"ok": False, "reason": "the stored body is not valid JSON"}
     trigger = webhook.trigger
     matches, why = trigger_matches(trigger, payload=payload, event_type=delivery.event_type or None)
+    if matches and not trigger.enabled:
+        matches, why = False, "trigger is disabled"
     task = render_task(trigger.task_template, payload)
     if dry_run:
         return {"ok": matches, "reason": why, "task": task, "agent_id": trigger.agent_id}

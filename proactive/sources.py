@@ -6,6 +6,7 @@ import logging
 from datetime import datetime, timedelta
 
 from django.db import transaction
+from django.db.models import F, Q
 
 from agents.dispatcher import Source, TickResult, register_source, skip_locked_supported
 from proactive.models import Monitor, Schedule
@@ -26,6 +27,11 @@ class ScheduleSource(Source):
         from proactive.services import schedule_disable_with_error, schedule_fire_due
 
         done = 0
+        schedules: list[Schedule] = []
+        # A plain read first: on SQLite every transaction takes the write lock at BEGIN,
+        # and most ticks have nothing due.
+        if not Schedule.objects.due(now).exists():
+            return TickResult(next_due=self._upcoming())
         with transaction.atomic():
             due = Schedule.objects.due(now).select_related("agent", "agent__workspace").order_by("next_fire_at")
             if skip_locked_supported():
@@ -41,13 +47,15 @@ class ScheduleSource(Source):
                     schedule_disable_with_error(schedule.pk, f"{exc.__class__.__name__}: {exc}")
         if len(schedules) == self.batch:
             return TickResult(done=done, next_due=now)
-        upcoming = (
+        return TickResult(done=done, next_due=self._upcoming())
+
+    def _upcoming(self):
+        return (
             Schedule.objects.filter(enabled=True, next_fire_at__isnull=False)
             .order_by("next_fire_at")
             .values_list("next_fire_at", flat=True)
             .first()
         )
-        return TickResult(done=done, next_due=upcoming)
 
 
 class MonitorSource(Source):
@@ -61,13 +69,13 @@ class MonitorSource(Source):
         from django_q.tasks import async_task
 
         done = 0
+        # Monitors created without a next check are due now.
         due = (
-            Monitor.objects.filter(enabled=True, next_check_at__lte=now)
-            .order_by("next_check_at")
+            Monitor.objects.filter(enabled=True)
+            .filter(Q(next_check_at__lte=now) | Q(next_check_at__isnull=True))
+            .order_by(F("next_check_at").asc(nulls_first=True))
             .values_list("id", "next_check_at", "check_interval")[: self.batch]
         )
-        # Monitors created without a next check get one now.
-        Monitor.objects.filter(enabled=True, next_check_at__isnull=True).update(next_check_at=now)
         for monitor_id, next_check_at, interval in due:
             claimed = Monitor.objects.filter(pk=monitor_id, next_check_at=next_check_at).update(
                 next_check_at=now + timedelta(seconds=interval)

@@ -93,6 +93,10 @@ def test_legacy_single_event():
     trigger = _trigger({"event": "pull_request"})
     assert trigger_matches(trigger, payload=PR, event_type="pull_request")[0]
     assert not trigger_matches(trigger, payload=PR, event_type="push")[0]
+    # The serializer does not check "event": a list there means any of its names.
+    several = _trigger({"event": ["pull_request", "issues"]})
+    assert trigger_matches(several, payload=PR, event_type="issues")[0]
+    assert not trigger_matches(several, payload=PR, event_type="push")[0]
 
 
 def test_match_on_paths_with_one_or_several_allowed_values():
@@ -113,7 +117,9 @@ def test_repository_filter():
     assert trigger_matches(trigger, payload=PR, event_type="pull_request")[0]
     # GitHub owner and repository names are case-insensitive.
     assert trigger_matches(_trigger({"repository": "Owner/Repo"}), payload=PR, event_type=None)[0]
-    ok, why = trigger_matches(trigger, payload={**PR, "repository": {"full_name": "other/repo"}}, event_type="pull_request")
+    ok, why = trigger_matches(
+        trigger, payload={**PR, "repository": {"full_name": "other/repo"}}, event_type="pull_request"
+    )
     assert not ok
     assert "owner/repo" in why
     assert not trigger_matches(trigger, payload={"action": "opened"}, event_type="pull_request")[0]
@@ -126,9 +132,12 @@ def test_repository_filter():
 def test_trigger_fire_starts_a_run_with_the_task_and_payload():
     agent = make_agent()
     trigger = Trigger.objects.create(
-        workspace=agent.workspace, agent=agent, name="PRs", config={"events": ["pull_request"]},
+        workspace=agent.workspace,
+        agent=agent,
+        name="PRs",
+        config={"events": ["pull_request"]},
         task_template="Review PR #{{ pull_request.number }}",
-    )  # fmt: skip
+    )
     run, why = trigger_fire(trigger, payload=PR, event_type="pull_request")
     assert why == ""
     assert run.source == "trigger"
@@ -227,9 +236,12 @@ def test_another_users_agent_cannot_be_used(api):
 @pytest.mark.django_db
 def test_fire_endpoint_starts_a_run(api, agent):
     trigger = Trigger.objects.create(
-        workspace=agent.workspace, agent=agent, name="PRs", config={"repository": "owner/repo", "event": "pull_request"},
+        workspace=agent.workspace,
+        agent=agent,
+        name="PRs",
+        config={"repository": "owner/repo", "event": "pull_request"},
         task_template="Review PR #{pr_number}: {{ pull_request.title }}",
-    )  # fmt: skip
+    )
     payload = {"pr_number": 12, "pull_request": {"title": "Tides"}}
     response = api.post(
         f"/api/proactive/triggers/{trigger.pk}/fire", {"payload": payload, "event_type": "pull_request"}, format="json"
@@ -296,8 +308,30 @@ def test_trigger_list_and_update(api, agent, alice):
     listed = api.get("/api/proactive/triggers").json()["results"]
     assert [t["id"] for t in listed] == [trigger.pk]
     response = api.patch(
-        f"/api/proactive/triggers/{trigger.pk}", {"config": {"events": ["push"], "match": {"ref": "main"}}}, format="json"
+        f"/api/proactive/triggers/{trigger.pk}",
+        {"config": {"events": ["push"], "match": {"ref": "main"}}},
+        format="json",
     )
     assert response.status_code == 200, response.content
     trigger.refresh_from_db()
     assert trigger.config == {"events": ["push"], "match": {"ref": "main"}}
+
+
+@pytest.mark.django_db
+def test_the_api_rejects_a_bad_event_repository_or_unclosed_placeholder():
+    from rest_framework.test import APIClient
+
+    from tests.helpers import auth, make_agent, make_user, token_for
+
+    user = make_user("zed")
+    client = APIClient()
+    client.credentials(**auth(token_for(user)))
+    agent = make_agent(user)
+    base = {"name": "t", "agent_id": agent.pk, "trigger_type": "github"}
+    for extra, field in [
+        ({"config": {"event": 5}}, "config"),
+        ({"config": {"repository": ["a/b"]}}, "config"),
+        ({"task_template": "Review {{ pull_request.number"}, "task_template"),
+    ]:
+        response = client.post("/api/proactive/triggers", {**base, **extra}, format="json")
+        assert response.status_code == 400 and field in response.json(), (extra, response.content)
