@@ -275,3 +275,23 @@ def test_up_prints_a_generated_admin_password_once(tmp_path, start_service):
     second = start_until_up()
     stop_and_check_group(second)
     assert "password" not in second.output()
+
+
+def test_up_restarts_a_crashed_child(tmp_path, start_service):
+    port = free_port()
+    up = start_service(
+        "up", "up", "--port", str(port), env=up_env(tmp_path / "data", DJANGO_SUPERUSER_PASSWORD="x-Pw-1")
+    )
+
+    def healthy():
+        assert up.alive(), f"`up` exited with {up.process.returncode}"
+        report = healthz(port)
+        return report if report and report["ok"] else None
+
+    wait_for(healthy, timeout=60, interval=0.25, what="/healthz to answer 200")
+    web = next(p for p in psutil.Process(up.pid).children() if "gunicorn" in " ".join(p.cmdline()))
+    os.killpg(web.pid, signal.SIGKILL)  # the web server's master and its worker
+    wait_for(lambda: "web exited with code" in up.output(), timeout=10, what="`up` to notice the crash")
+    wait_for(healthy, timeout=60, interval=0.25, what="/healthz to answer 200 again")
+    assert up.alive()
+    stop_and_check_group(up)
