@@ -108,108 +108,58 @@ def _rate_limited(webhook: Webhook) -> bool:
 @require_POST
 def receive(request: HttpRequest, url_path: str) -> JsonResponse:
     webhook = Webhook.objects.select_related("trigger", "trigger__agent").filter(url_path=url_path).first()
+    body = b""
+    verified = None
+
+    def reply(verdict: str, status: int, reason: str = "", *, run=None, with_run=False, **answer) -> JsonResponse:
+        """Store the delivery, whatever its verdict, then answer."""
+        if with_run:
+            answer["run"] = run.pk if run else None
+        delivery = _store(
+            request,
+            webhook=webhook,
+            url_path=url_path,
+            body=body,
+            verdict=verdict,
+            status=status,
+            reason=reason,
+            verified=verified,
+            run=run,
+        )
+        return _answer(delivery, status, **answer)
+
     declared = request.META.get("CONTENT_LENGTH") or "0"
     declared_size = int(declared) if declared.isdigit() else 0
     if webhook is None or not webhook.enabled:
-        # Keep only the start of bodies nobody asked for.
-        body = request.read(UNKNOWN_BODY_KEEP)
-        delivery = _store(
-            request,
-            webhook=None,
-            url_path=url_path,
-            body=body,
-            verdict="rejected",
-            status=404,
-            reason="no such webhook" if webhook is None else "webhook is disabled",
-        )
-        return _answer(delivery, 404, detail="No such webhook.")
+        body = request.read(UNKNOWN_BODY_KEEP)  # keep only the start of bodies nobody asked for
+        reason = "no such webhook" if webhook is None else "webhook is disabled"
+        webhook = None
+        return reply("rejected", 404, reason, detail="No such webhook.")
     if declared_size > webhook.max_body_bytes:
-        delivery = _store(
-            request,
-            webhook=webhook,
-            url_path=url_path,
-            body=b"",
-            verdict="rejected",
-            status=413,
-            reason=f"body of {declared_size} bytes exceeds {webhook.max_body_bytes}",
-        )
-        return _answer(delivery, 413, detail="Body too large.")
+        reason = f"body of {declared_size} bytes exceeds {webhook.max_body_bytes}"
+        return reply("rejected", 413, reason, detail="Body too large.")
     body = request.read(webhook.max_body_bytes + 1)
     if len(body) > webhook.max_body_bytes:
-        delivery = _store(
-            request,
-            webhook=webhook,
-            url_path=url_path,
-            body=b"",
-            verdict="rejected",
-            status=413,
-            reason=f"body exceeds {webhook.max_body_bytes} bytes",
-        )
-        return _answer(delivery, 413, detail="Body too large.")
+        body = b""
+        return reply("rejected", 413, f"body exceeds {webhook.max_body_bytes} bytes", detail="Body too large.")
     if _rate_limited(webhook):
-        delivery = _store(
-            request,
-            webhook=webhook,
-            url_path=url_path,
-            body=body,
-            verdict="rejected",
-            status=429,
-            reason=f"more than {webhook.rate_limit_per_minute} deliveries a minute",
-        )
-        return _answer(delivery, 429, detail="Rate limit exceeded.")
+        reason = f"more than {webhook.rate_limit_per_minute} deliveries a minute"
+        return reply("rejected", 429, reason, detail="Rate limit exceeded.")
     try:
         verified = get_scheme(webhook.scheme)().verify(
             secret=webhook.secret, body=body, headers=request.headers, tolerance_seconds=webhook.tolerance_seconds
         )
     except SignatureError as exc:
-        delivery = _store(
-            request,
-            webhook=webhook,
-            url_path=url_path,
-            body=body,
-            verdict="rejected",
-            status=401,
-            reason=f"signature: {exc.reason}: {exc}",
-        )
-        return _answer(delivery, 401, detail="Invalid signature.")
+        return reply("rejected", 401, f"signature: {exc.reason}: {exc}", detail="Invalid signature.")
 
     payload = _payload(request, body)
     if payload is None:
-        delivery = _store(
-            request,
-            webhook=webhook,
-            url_path=url_path,
-            body=body,
-            verdict="rejected",
-            status=400,
-            reason="body is not valid JSON",
-            verified=verified,
-        )
-        return _answer(delivery, 400, detail="Body is not valid JSON.")
+        return reply("rejected", 400, "body is not valid JSON", detail="Body is not valid JSON.")
     if verified.event_type == "ping":
-        delivery = _store(
-            request,
-            webhook=webhook,
-            url_path=url_path,
-            body=body,
-            verdict="accepted",
-            status=200,
-            reason="ping",
-            verified=verified,
-        )
-        return _answer(delivery, 200, detail="pong")
+        return reply("accepted", 200, "ping", detail="pong")
     if webhook.scheme == "slack" and payload.get("type") == "url_verification":
         # Slack checks a new Events API URL by asking for the challenge back.
-        delivery = _store(
-            request,
-            webhook=webhook,
-            url_path=url_path,
-            body=body,
-            verdict="accepted",
-            status=200,
-            reason="url_verification",
-            verified=verified,
-        )
+        reply("accepted", 200, "url_verification")
         return JsonResponse({"challenge": str(payload.get("challenge", ""))}, status=200)
 
     with transaction.atomic():
@@ -219,31 +169,11 @@ def receive(request: HttpRequest, url_path: str) -> JsonResponse:
                 webhook=webhook, delivery_id=_delivery_id(verified), verdict=WebhookDelivery.Verdict.ACCEPTED
             ).exists()
         ):
-            delivery = _store(
-                request,
-                webhook=webhook,
-                url_path=url_path,
-                body=body,
-                verdict="duplicate",
-                status=200,
-                reason="already received",
-                verified=verified,
-            )
-            return _answer(delivery, 200)
+            return reply("duplicate", 200, "already received")
         trigger = webhook.trigger
         matches, why = trigger_matches(trigger, payload=payload, event_type=verified.event_type)
         if not matches:
-            delivery = _store(
-                request,
-                webhook=webhook,
-                url_path=url_path,
-                body=body,
-                verdict="filtered",
-                status=202,
-                reason=why,
-                verified=verified,
-            )
-            return _answer(delivery, 202, detail=why)
+            return reply("filtered", 202, why, detail=why)
         slot = None
         if verified.delivery_id:  # Run.slot_key holds 200 characters; ids may be longer
             key = verified.delivery_id
@@ -257,16 +187,5 @@ def receive(request: HttpRequest, url_path: str) -> JsonResponse:
             slot_key=slot,
             check_filters=False,
         )
-        verdict = "accepted" if run else "filtered"
-        delivery = _store(
-            request,
-            webhook=webhook,
-            url_path=url_path,
-            body=body,
-            verdict=verdict,
-            status=202,
-            reason=why or (run.reason if run and run.status == "skipped" else ""),
-            verified=verified,
-            run=run,
-        )
-    return _answer(delivery, 202, run=run.pk if run else None)
+        reason = why or (run.reason if run and run.status == "skipped" else "")
+        return reply("accepted" if run else "filtered", 202, reason, run=run, with_run=True)
