@@ -59,5 +59,6 @@ urlpatterns = [
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("", include("gradent.dashboard_urls")),
     path("agents/", include("agents.urls")),
+    path("proactive/", include("proactive.urls")),
     path("account/", include("workspaces.urls")),
 ]

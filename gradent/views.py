@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from agents.models import Agent, Run, RunStatus
 from gradent.health import health_report
+from proactive.views import upcoming_fires
 from workspaces.scoping import scope_queryset
 
 RECENT_RUNS = 15
@@ -54,5 +55,6 @@ def overview(request: HttpRequest) -> HttpResponse:
             "attention_agents": attention,
             "health": health,
             "health_ok": report.get("ok", False),
+            "upcoming_fires": upcoming_fires(request.user),
         },
     )

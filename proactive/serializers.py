@@ -122,13 +122,26 @@ class MonitorSerializer(AgentBoundSerializer):
         except (KeyError, ValueError) as exc:
             raise serializers.ValidationError({"probe": str(exc).strip("'\"")}) from None
         condition = attrs.get("condition", getattr(self.instance, "condition", ""))
-        if "probe_config" in attrs or self.instance is None or "probe" in attrs:
+        llm_condition_changed = kind == "llm" and "condition" in attrs
+        if "probe_config" in attrs or self.instance is None or "probe" in attrs or llm_condition_changed:
             config = attrs.get("probe_config", getattr(self.instance, "probe_config", {}))
+            agent = attrs.get("agent") or getattr(self.instance, "agent", None)
             if kind == "llm" and isinstance(config, dict):
-                # The original monitors state their condition in words: that is the question,
-                # and the monitor's own agent answers it unless another is named.
-                agent = attrs.get("agent") or getattr(self.instance, "agent", None)
-                config = {"question": condition, **({"agent_id": agent.pk} if agent else {}), **config}
+                # The original monitors state their condition in words: that is the question
+                # (kept in step with the condition unless one is given), and the monitor's own
+                # agent answers it unless another is named.
+                given = attrs.get("probe_config") or {}
+                question = given.get("question", condition)
+                config = {**({"agent_id": agent.pk} if agent else {}), **config, "question": question}
+                named = config.get("agent_id")
+                if (
+                    agent
+                    and named != agent.pk
+                    and not Agent.objects.filter(pk=named, workspace_id=agent.workspace_id).exists()
+                ):
+                    raise serializers.ValidationError(
+                        {"probe_config": {"agent_id": ["No such agent in this workspace."]}}
+                    )
             try:
                 attrs["probe_config"] = probe_class.validate_config(config)
             except serializers.ValidationError as exc:

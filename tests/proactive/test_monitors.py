@@ -215,3 +215,22 @@ class TestMonitorAPI:
         ]:
             assert getattr(client, method)(url).status_code == 404, (method, url)
         assert theirs.checks.count() == 0
+
+
+def test_an_llm_monitor_keeps_its_question_in_step_and_its_judge_in_its_workspace():
+    user = make_user("quinn")
+    client = APIClient()
+    client.credentials(**auth(token_for(user)))
+    agent = make_agent(user)
+    created = client.post(
+        "/api/proactive/monitors", {"name": "m", "agent_id": agent.pk, "condition": "Is it raining?"}, format="json"
+    )
+    assert created.status_code == 201, created.content
+    monitor_id = created.json()["id"]
+    client.patch(f"/api/proactive/monitors/{monitor_id}", {"condition": "Is it snowing?"}, format="json")
+    assert Monitor.objects.get(pk=monitor_id).probe_config["question"] == "Is it snowing?"
+    stranger = make_agent(make_user("ursula"))
+    response = client.patch(
+        f"/api/proactive/monitors/{monitor_id}", {"probe_config": {"agent_id": stranger.pk}}, format="json"
+    )
+    assert response.status_code == 400 and "probe_config" in response.json()
