@@ -20,12 +20,20 @@ AGENT_AUTO_PAUSED = "agent_auto_paused"
 TOOL_CALLED = "tool_called"
 EVENTS = (RUN_STARTED, RUN_SUCCEEDED, RUN_FAILED, RUN_SKIPPED, AGENT_AUTO_PAUSED, TOOL_CALLED)
 
+_known: list[str] = list(EVENTS)
 _subscribers: dict[str, list[Callable[..., None]]] = defaultdict(list)
 
 
+def register_event(event: str) -> None:
+    """For apps above `agents` that publish events of their own (e.g. monitor_flipped).
+    Register in AppConfig.ready(); subscribers come later in INSTALLED_APPS order."""
+    if event not in _known:
+        _known.append(event)
+
+
 def subscribe(event: str, callback: Callable[..., None]) -> None:
-    if event not in EVENTS:
-        raise ValueError(f"unknown event {event!r}; known: {', '.join(EVENTS)}")
+    if event not in _known:
+        raise ValueError(f"unknown event {event!r}; known: {', '.join(_known)}")
     if callback not in _subscribers[event]:
         _subscribers[event].append(callback)
 

@@ -68,6 +68,7 @@ INSTALLED_APPS = [
     "workspaces",
     "agents",
     "proactive",
+    "notifications",
 ]
 
 MIDDLEWARE = [
@@ -255,6 +256,18 @@ GRADENT_HISTORY_MESSAGES = env_int("GRADENT_HISTORY_MESSAGES", 20, minimum=0)
 # `manage.py dispatch`. Use one or the other.
 CRONJOBS = [("* * * * *", "django.core.management.call_command", ["dispatch"], {"once": True})]
 CRONTAB_COMMAND_SUFFIX = "2>&1"
+# Notifications: where Discord / Slack requests go (only the stored URL's path is sent
+# there, so a relay proxy or a test can stand in), the total seconds one send may take,
+# attempts, backoff, the cap on honoured Retry-After, and the opt-in tool-call tracker.
+GRADENT_NOTIFY_DISCORD_BASE = env_str("GRADENT_NOTIFY_DISCORD_BASE", "https://discord.com")
+GRADENT_NOTIFY_SLACK_BASE = env_str("GRADENT_NOTIFY_SLACK_BASE", "https://hooks.slack.com")
+GRADENT_NOTIFY_TIMEOUT = env_float("GRADENT_NOTIFY_TIMEOUT", 15.0)
+GRADENT_NOTIFY_MAX_ATTEMPTS = env_int("GRADENT_NOTIFY_MAX_ATTEMPTS", 5, minimum=1)
+GRADENT_NOTIFY_RETRY_BASE_SECONDS = env_float("GRADENT_NOTIFY_RETRY_BASE_SECONDS", 5.0)
+GRADENT_NOTIFY_RETRY_MAX_SECONDS = env_float("GRADENT_NOTIFY_RETRY_MAX_SECONDS", 900.0)
+GRADENT_NOTIFY_MAX_RETRY_AFTER = env_float("GRADENT_NOTIFY_MAX_RETRY_AFTER", 86400.0)
+GRADENT_NOTIFY_TOOL_CALLS_PER_MINUTE = env_int("GRADENT_NOTIFY_TOOL_CALLS_PER_MINUTE", 6, minimum=0)
+GRADENT_NOTIFY_TRANSPORTS = env_json("GRADENT_NOTIFY_TRANSPORTS", {})
 # A schedule slot fired later than this counts as missed (the dispatcher was down).
 GRADENT_FIRE_LATE_SECONDS = env_int("GRADENT_FIRE_LATE_SECONDS", 60, minimum=1)
 # How often the dispatcher mines history for suggestions; 0 turns mining off.

@@ -9,6 +9,7 @@ from rest_framework_simplejwt.views import TokenObtainPairView, TokenRefreshView
 
 from agents.api import AgentViewSet, RunViewSet, ThreadViewSet
 from gradent.health import healthz
+from notifications.api import ChannelViewSet
 from proactive.api import (
     MonitorViewSet,
     PatternsView,
@@ -40,6 +41,7 @@ router.register("proactive/monitors", MonitorViewSet, basename="monitor")
 router.register("proactive/triggers", TriggerViewSet, basename="trigger")
 router.register("proactive/webhooks", WebhookViewSet, basename="webhook")
 router.register("proactive/suggestions", SuggestionViewSet, basename="suggestion")
+router.register("notifications/channels", ChannelViewSet, basename="channel")
 
 api_urlpatterns = [
     path("auth/token", TokenObtainPairView.as_view(), name="token_obtain_pair"),
@@ -61,4 +63,5 @@ urlpatterns = [
     path("agents/", include("agents.urls")),
     path("proactive/", include("proactive.urls")),
     path("account/", include("workspaces.urls")),
+    path("notifications/", include("notifications.urls")),
 ]

@@ -11,13 +11,16 @@ class ProactiveConfig(AppConfig):
     def ready(self) -> None:
         from django.db.models.signals import post_save
 
+        from agents import events as agent_events
         from agents.models import Agent
         from agents.tools import register_tool
         from agents.validation import register_schedule_validator
         from proactive import sources  # noqa: F401  (registers the dispatcher sources)
+        from proactive.services import MONITOR_FLIPPED
         from proactive.timing import validate_cron
 
         register_schedule_validator(validate_cron)
+        agent_events.register_event(MONITOR_FLIPPED)
         register_tool("proactive.events.EmitEventTool")
         register_tool("proactive.events.ScheduleFollowupTool")
         checks.register(check_plugins)

@@ -14,6 +14,7 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
+from agents import events as agent_events
 from agents.models import Agent, Run, RunSource
 from agents.services import record_missed_run, start_run
 from gradent.lib.templating import TemplateError, render_string
@@ -21,6 +22,7 @@ from proactive import timing
 from proactive.models import Monitor, MonitorCheck, Schedule, Trigger, WebhookDelivery
 
 logger = logging.getLogger(__name__)
+MONITOR_FLIPPED = "monitor_flipped"
 CATCHUP_SCAN_LIMIT = 1000
 
 
@@ -213,7 +215,7 @@ def monitor_check(monitor_id: int, *, now: datetime | None = None) -> MonitorChe
 
     with transaction.atomic():
         monitor = Monitor.objects.select_for_update().select_related("agent").get(pk=monitor_id)
-        flipped, run = False, None
+        flipped, run, flip_event = False, None, {}
         if result is not None:
             target = Monitor.State.TRIGGERED if result else Monitor.State.CLEAR
             if monitor.state == target:
@@ -228,6 +230,7 @@ def monitor_check(monitor_id: int, *, now: datetime | None = None) -> MonitorChe
                 if monitor.streak >= needed:
                     was = monitor.state
                     monitor.state, monitor.streak, monitor.last_flip_at, flipped = target, 0, now, True
+                    flip_event = {"monitor": monitor, "previous_state": was, "summary": summary or error}
                     wants_run = target == Monitor.State.TRIGGERED or (
                         monitor.run_on_recovery and was == Monitor.State.TRIGGERED
                     )
@@ -248,6 +251,9 @@ def monitor_check(monitor_id: int, *, now: datetime | None = None) -> MonitorChe
             run=run,
         )
         _trim_history(monitor)
+        if flipped and flip_event["previous_state"] != Monitor.State.UNKNOWN:
+            flip_event["run"] = run
+            transaction.on_commit(lambda: agent_events.publish(MONITOR_FLIPPED, **flip_event))
     return check
 
 

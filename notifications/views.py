@@ -1,0 +1,123 @@
+"""Pages for notification channels. Every channel comes through `get_object_for_user`
+(404 outside the user's workspaces, 403 for a viewer's writes); lists through `scope_queryset`."""
+
+from __future__ import annotations
+
+import json
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.db.models import OuterRef, Subquery
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_POST
+
+from notifications.forms import ChannelForm
+from notifications.models import Channel, Notification
+from notifications.serializers import describe_channel
+from notifications.services import channel_enable, channel_send_test
+from workspaces.scoping import get_object_for_user, scope_queryset, user_can_write, writable_workspaces
+
+NOTIFICATIONS_PER_PAGE = 50
+
+
+@login_required
+def channel_list(request: HttpRequest) -> HttpResponse:
+    latest = Notification.objects.filter(channel=OuterRef("pk")).order_by("-id")
+    channels = list(
+        scope_queryset(Channel.objects.select_related("workspace"), request.user).annotate(
+            last_status=Subquery(latest.values("status")[:1]),
+            last_created=Subquery(latest.values("created")[:1]),
+        )
+    )
+    for channel in channels:
+        channel.target = describe_channel(channel)
+    return render(
+        request,
+        "notifications/channel_list.html",
+        {"channels": channels, "can_create": writable_workspaces(request.user).exists()},
+    )
+
+
+@login_required
+def channel_create(request: HttpRequest) -> HttpResponse:
+    form = ChannelForm(request.POST or None, user=request.user)
+    if request.method == "POST" and form.is_valid():
+        channel = form.save()
+        messages.success(request, f"Channel “{channel.name}” created. Send a test to check it.")
+        return redirect("notifications:detail", pk=channel.pk)
+    return render(request, "notifications/channel_form.html", {"form": form, "channel": None})
+
+
+@login_required
+def channel_edit(request: HttpRequest, pk: int) -> HttpResponse:
+    channel = get_object_for_user(Channel.objects.all(), request.user, write=True, pk=pk)
+    form = ChannelForm(request.POST or None, instance=channel, user=request.user)
+    if request.method == "POST" and form.is_valid():
+        form.save()
+        messages.success(request, f"Channel “{channel.name}” saved.")
+        return redirect("notifications:detail", pk=channel.pk)
+    return render(request, "notifications/channel_form.html", {"form": form, "channel": channel})
+
+
+@login_required
+def channel_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    channel = get_object_for_user(
+        Channel.objects.select_related("workspace").prefetch_related("agents"), request.user, pk=pk
+    )
+    page = Paginator(channel.notifications.select_related("run").order_by("-id"), NOTIFICATIONS_PER_PAGE).get_page(
+        request.GET.get("page")
+    )
+    return render(
+        request,
+        "notifications/channel_detail.html",
+        {
+            "channel": channel,
+            "target": describe_channel(channel),
+            "page": page,
+            "notifications": page.object_list,
+            "can_write": user_can_write(request.user, channel.workspace_id),
+            "config_json": json.dumps(channel.config, indent=2, ensure_ascii=False),
+            "secret_names": sorted(channel.secrets),
+        },
+    )
+
+
+@require_POST
+@login_required
+def channel_test(request: HttpRequest, pk: int) -> HttpResponse:
+    channel = get_object_for_user(Channel.objects.all(), request.user, write=True, pk=pk)
+    notification, result, error = channel_send_test(channel=channel, sender=request.user.get_username())
+    if result is None:
+        status = f" (HTTP {notification.peer_status})" if notification.peer_status else ""
+        messages.error(request, f"The test message was not accepted{status}: {error}")
+    else:
+        status = f"HTTP {result.status}: " if result.status else ""
+        messages.success(request, f"Test message sent. {status}{(result.detail or result.answer)[:300]}")
+    return redirect("notifications:detail", pk=channel.pk)
+
+
+@require_POST
+@login_required
+def channel_enable_view(request: HttpRequest, pk: int) -> HttpResponse:
+    channel = get_object_for_user(Channel.objects.all(), request.user, write=True, pk=pk)
+    channel_enable(channel=channel)
+    messages.success(request, f"Channel “{channel.name}” enabled.")
+    return redirect("notifications:detail", pk=channel.pk)
+
+
+@login_required
+def channel_delete(request: HttpRequest, pk: int) -> HttpResponse:
+    """GET asks for confirmation; POST deletes the channel with its log."""
+    channel = get_object_for_user(Channel.objects.all(), request.user, write=True, pk=pk)
+    if request.method == "POST":
+        name = channel.name
+        channel.delete()
+        messages.success(request, f"Channel “{name}” deleted, with its log.")
+        return redirect("notifications:list")
+    return render(
+        request,
+        "notifications/channel_confirm_delete.html",
+        {"channel": channel, "notification_count": channel.notifications.count()},
+    )
