@@ -34,6 +34,21 @@ DEMO_AGENTS = [
 ]
 
 
+EXECUTOR = {
+    "name": "Demo: autonomous executor",
+    "description": "The executor of autonomous mode: notes each cycle as an event and remembers when it ran.",
+    "task_instructions": "Look after the workspace.",
+    "allowed_tools": ["record_event", "remember"],
+    "provider_settings": {
+        "steps": [
+            {"tool": "record_event", "args": {"event_type": "demo.cycle", "metadata": {"task": "{{ input.task }}"}}},
+            {"tool": "remember", "args": {"key": "last_cycle_task", "value": "{{ input.task }}"}},
+        ],
+        "answer": "Cycle noted.",
+    },
+}
+
+
 def create_demo(*, owner) -> list[Agent]:
     """Create the demo agents once (idempotent) and start a first run of each."""
     workspace = personal_workspace_for(owner)
@@ -49,4 +64,17 @@ def create_demo(*, owner) -> list[Agent]:
         created.append(agent)
         if was_created:
             start_run(agent, source="manual", source_ref="demo", input=run_input)
+    executor, _ = Agent.objects.get_or_create(
+        workspace=workspace,
+        name=EXECUTOR["name"],
+        defaults={**EXECUTOR, "provider": "scripted", "overlap_policy": OverlapPolicy.SKIP},
+    )
+    created.append(executor)
+    from autonomy.services import config_for
+
+    config = config_for(workspace)
+    if config.executor_id is None:
+        # Autonomous mode stays off until someone switches it on; the executor is ready.
+        config.executor = executor
+        config.save(update_fields=["executor"])
     return created

@@ -69,6 +69,7 @@ INSTALLED_APPS = [
     "agents",
     "proactive",
     "notifications",
+    "autonomy",
 ]
 
 MIDDLEWARE = [

@@ -48,6 +48,7 @@ api_urlpatterns = [
     path("auth/token/refresh", TokenRefreshView.as_view(), name="token_refresh"),
     path("hooks/<str:url_path>", receive_webhook, name="hook"),
     path("proactive/patterns", PatternsView.as_view(), name="patterns"),
+    path("autonomous/", include("autonomy.api_urls")),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
     path("", include(router.urls)),
@@ -64,4 +65,5 @@ urlpatterns = [
     path("proactive/", include("proactive.urls")),
     path("account/", include("workspaces.urls")),
     path("notifications/", include("notifications.urls")),
+    path("autonomy/", include("autonomy.urls")),
 ]

@@ -259,12 +259,26 @@ def test_http_config_defaults():
 # --------------------------------------------------------------------------- metric
 
 
-def test_metric_probe_without_the_autonomy_app_reads_an_empty_series():
-    assert read_series(1, "orders", datetime.now(UTC)) == []
-    result = MetricProbe({"name": "orders", "aggregate": "avg", "window_seconds": 600}).check(context=CONTEXT)
-    assert result.values == {"value": None, "count": 0, "latest_at": None}
-    assert result.summary == "orders: no points in the last 10 min"
-    assert compile_condition("count > 0 and value < 10", names=MetricProbe.names).evaluate(result.values) is False
+@pytest.mark.django_db
+def test_metric_probe_reads_recorded_points_and_an_empty_series_cleanly():
+    from autonomy.models import MetricPoint
+    from tests.helpers import make_user
+    from workspaces.models import personal_workspace_for
+
+    workspace = personal_workspace_for(make_user("metrics"))
+    now = datetime.now(UTC)
+    context = ProbeContext(workspace_id=workspace.pk, now=now)
+    probe = MetricProbe({"name": "orders", "aggregate": "avg", "window_seconds": 600})
+    empty = probe.check(context=context)
+    assert empty.values == {"value": None, "count": 0, "latest_at": None}
+    assert empty.summary == "orders: no points in the last 10 min"
+    assert compile_condition("count > 0 and value < 10", names=MetricProbe.names).evaluate(empty.values) is False
+    for minutes, value in ((20, 100.0), (8, 4.0), (2, 8.0)):  # the first is outside the window
+        MetricPoint.objects.create(workspace=workspace, name="orders", value=value, at=now - timedelta(minutes=minutes))
+    MetricPoint.objects.create(workspace=personal_workspace_for(make_user("other")), name="orders", value=999.0, at=now)
+    result = probe.check(context=context)
+    assert (result.values["value"], result.values["count"]) == (6.0, 2)
+    assert read_series(workspace.pk, "orders", now - timedelta(minutes=10))
 
 
 def test_metric_probe_aggregates_the_window(monkeypatch):

@@ -1,0 +1,377 @@
+"""/api/autonomous/…: the paths and shapes of the original autonomous-mode and goal-driven
+designs, as plain API views over the caller's workspace (`workspace_id`, or their personal
+workspace)."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+
+from django.db.models import Count, Q
+from django.shortcuts import get_object_or_404
+from django.utils import timezone
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import serializers, status
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from agents.models import Agent
+from autonomy import services
+from autonomy.models import AutonomousConfig, Event, Goal, GoalAction, MetricPoint, MetricRule
+from autonomy.serializers import (
+    ConfigInputSerializer,
+    EventSerializer,
+    GoalDetailSerializer,
+    GoalSerializer,
+    MetricRuleSerializer,
+    ModeSerializer,
+    TestWebhookSerializer,
+    mask_webhook,
+    validate_metric_points,
+)
+from notifications.models import TEST_EVENT, Channel, ChannelKind
+from notifications.rendering import RenderError, level_for, render_message
+from notifications.services import send_now
+from notifications.transports import Message, TransportError
+from workspaces.models import Workspace, personal_workspace_for
+from workspaces.scoping import resolve_workspace_for_create
+
+MAX_HORIZON_HOURS = 720
+
+
+def _ok(message: str, **extra) -> Response:
+    return Response({"status": "ok", "message": message, **extra})
+
+
+class AutonomyView(APIView):
+    """Resolves the workspace: reads any of the caller's, writes only where they may write."""
+
+    def workspace(self, *, write: bool = False) -> Workspace:
+        raw = self.request.query_params.get("workspace_id")
+        if raw is None and isinstance(self.request.data, dict):
+            raw = self.request.data.get("workspace_id")
+        workspace_id = None
+        if raw not in (None, ""):
+            try:
+                workspace_id = int(raw)
+            except (TypeError, ValueError):
+                raise serializers.ValidationError({"workspace_id": "A workspace id is expected."}) from None
+        if write:
+            return resolve_workspace_for_create(self.request.user, workspace_id)
+        if workspace_id is None:
+            return personal_workspace_for(self.request.user)
+        workspace = Workspace.objects.for_user(self.request.user).filter(pk=workspace_id).first()
+        if workspace is None:
+            raise serializers.ValidationError({"workspace_id": "No such workspace among yours."})
+        return workspace
+
+
+def config_data(config: AutonomousConfig) -> dict:
+    discord = services.autonomy_channel(config.workspace, ChannelKind.DISCORD, enabled=True)
+    ntfy = services.autonomy_channel(config.workspace, ChannelKind.NTFY, enabled=True)
+    discord_url = discord.full_config().get("url") if discord else None
+    return {
+        "enabled": config.enabled,
+        "frequency": config.frequency,
+        "discord_webhook": mask_webhook(discord_url) if discord_url else None,
+        "ntfy_topic": (ntfy.config or {}).get("topic") if ntfy else None,
+        "executor_agent_id": config.executor_id,
+        "last_execution": config.last_execution.isoformat() if config.last_execution else None,
+        "next_execution": config.next_execution.isoformat() if config.next_execution else None,
+        "last_error": config.last_error,
+        "workspace_id": config.workspace_id,
+    }
+
+
+class ConfigView(AutonomyView):
+    @extend_schema(responses={200: dict})
+    def get(self, request):
+        """Autonomous mode of the workspace. The Discord webhook's token is never shown."""
+        return Response(config_data(services.config_for(self.workspace())))
+
+    @extend_schema(request=ConfigInputSerializer, responses={200: dict})
+    def put(self, request):
+        workspace = self.workspace(write=True)
+        body = ConfigInputSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        data = body.validated_data
+        channels: dict[str, dict | None] = {}
+        kinds = (("discord_webhook", ChannelKind.DISCORD, "url"), ("ntfy_topic", ChannelKind.NTFY, "topic"))
+        for field, kind, key in kinds:
+            if data.get(field) is not None:
+                channels[kind] = {key: data[field]} if data[field] else None
+        executor, set_executor = None, "executor_agent_id" in data
+        if data.get("executor_agent_id"):
+            executor = Agent.objects.filter(workspace=workspace, pk=data["executor_agent_id"]).first()
+            if executor is None:
+                raise serializers.ValidationError({"executor_agent_id": "No such agent in this workspace."})
+        services.config_update(
+            workspace=workspace,
+            enabled=data["enabled"],
+            frequency=data["frequency"],
+            channels=channels,
+            executor=executor,
+            set_executor=set_executor,
+        )
+        return _ok("Configuration updated")
+
+
+class ExecuteView(AutonomyView):
+    @extend_schema(request=None, responses={200: dict, 429: dict})
+    def post(self, request):
+        """Start a cycle now, at most once a minute per workspace."""
+        if not services.execute_request(workspace=self.workspace(write=True)):
+            return Response(
+                {"status": "error", "message": "A cycle was started less than a minute ago; try again later."},
+                status=status.HTTP_429_TOO_MANY_REQUESTS,
+                headers={"Retry-After": "60"},
+            )
+        return _ok("Execution started")
+
+
+class TestWebhookView(AutonomyView):
+    @extend_schema(request=TestWebhookSerializer, responses={200: dict, 400: dict})
+    def post(self, request):
+        """Send a test message to a Discord webhook through the notifications transport."""
+        self.workspace(write=True)
+        body = TestWebhookSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        url = body.validated_data["webhook_url"]
+        channel = Channel(kind=ChannelKind.DISCORD, name="test", secret=json.dumps({"url": url}))
+        context = {"channel": {"id": None, "name": "Autonomous mode"}, "sender": request.user.get_username()}
+        now = timezone.now()
+        try:
+            rendered = render_message(kind=ChannelKind.DISCORD, event=TEST_EVENT, context=context, now=now)
+            message = Message(
+                event=TEST_EVENT,
+                title=rendered.title,
+                body=rendered.body,
+                payload=rendered.payload,
+                level=level_for(TEST_EVENT, context),
+                timestamp=now,
+            )
+            send_now(channel, message)
+        except (TransportError, RenderError) as exc:
+            reason = getattr(exc, "message", str(exc))
+            return Response(
+                {"status": "error", "detail": f"Failed to send notification: {reason}"},
+                status=status.HTTP_400_BAD_REQUEST,
+            )
+        return _ok("Test notification sent")
+
+
+class MetricsView(AutonomyView):
+    @extend_schema(request=dict, responses={201: dict})
+    def post(self, request):
+        """One point ({metric_name, value}) or a batch ({metrics: [...]}, at most 10,000,
+        all stored or none)."""
+        workspace = self.workspace(write=True)
+        points = validate_metric_points(request.data)
+        services.metrics_record(workspace=workspace, points=points)
+        return Response({"status": "ok", "recorded": len(points)}, status=status.HTTP_201_CREATED)
+
+
+class EventsView(AutonomyView):
+    @extend_schema(request=EventSerializer, responses={201: dict})
+    def post(self, request):
+        workspace = self.workspace(write=True)
+        body = EventSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        event = services.event_record(workspace=workspace, **body.validated_data)
+        return Response({"status": "ok", "id": event.pk}, status=status.HTTP_201_CREATED)
+
+
+def statistics(workspace: Workspace) -> dict:
+    goals = Goal.objects.filter(workspace=workspace).aggregate(
+        goals_created=Count("id"),
+        goals_active=Count("id", filter=Q(status=Goal.Status.ACTIVE)),
+        goals_achieved=Count("id", filter=Q(status=Goal.Status.ACHIEVED)),
+        goals_failed=Count("id", filter=Q(status=Goal.Status.FAILED)),
+        goals_expired=Count("id", filter=Q(status=Goal.Status.EXPIRED)),
+    )
+    return {**goals, **executor_statistics(workspace)["totals"]}
+
+
+def executor_statistics(workspace: Workspace) -> dict:
+    actions = GoalAction.objects.filter(goal__workspace=workspace)
+    totals = actions.aggregate(
+        actions_executed=Count("id"),
+        actions_succeeded=Count("id", filter=Q(status=GoalAction.Status.SUCCEEDED)),
+        actions_failed=Count("id", filter=Q(status=GoalAction.Status.FAILED)),
+        actions_pending=Count("id", filter=Q(status=GoalAction.Status.RUNNING)),
+    )
+    measured = totals["actions_succeeded"] + totals["actions_failed"]
+    totals["success_rate"] = totals["actions_succeeded"] / measured if measured else None
+    by_action = {
+        row["action"]: {k: v for k, v in row.items() if k != "action"}
+        for row in actions.values("action").annotate(
+            executed=Count("id"),
+            succeeded=Count("id", filter=Q(status=GoalAction.Status.SUCCEEDED)),
+            failed=Count("id", filter=Q(status=GoalAction.Status.FAILED)),
+        )
+    }
+    by_strategy = {row["strategy"]: row["n"] for row in actions.values("strategy").annotate(n=Count("id"))}
+    return {"totals": totals, "by_action": by_action, "by_strategy": by_strategy}
+
+
+def status_data(workspace: Workspace) -> dict:
+    config = services.config_for(workspace)
+    stats = statistics(workspace)
+    return {
+        "running": config.enabled,
+        "autonomous_mode": config.enabled,
+        "frequency": config.frequency,
+        "active_goals": stats["goals_active"],
+        "last_execution": config.last_execution.isoformat() if config.last_execution else None,
+        "next_execution": config.next_execution.isoformat() if config.next_execution else None,
+        "last_error": config.last_error,
+        "metrics": len(services.metric_names(workspace)),
+        "statistics": stats,
+    }
+
+
+def goals_overview(workspace: Workspace, request) -> dict:
+    active = Goal.objects.active().filter(workspace=workspace)
+    return {
+        "total_active_goals": active.count(),
+        "goals": GoalSerializer(active, many=True, context={"request": request}).data,
+    }
+
+
+class StatusView(AutonomyView):
+    @extend_schema(responses={200: dict})
+    def get(self, request):
+        return Response(status_data(self.workspace()))
+
+
+class GoalsView(AutonomyView):
+    @extend_schema(
+        parameters=[OpenApiParameter("status", str, description="active (default), achieved, failed, expired, all")],
+        responses={200: dict},
+    )
+    def get(self, request):
+        workspace = self.workspace()
+        wanted = request.query_params.get("status", Goal.Status.ACTIVE)
+        if wanted != "all" and wanted not in Goal.Status.values:
+            raise serializers.ValidationError({"status": f"One of {', '.join(Goal.Status.values)} or all."})
+        goals = Goal.objects.filter(workspace=workspace)
+        if wanted != "all":
+            goals = goals.filter(status=wanted)
+        return Response(
+            {
+                "total_active_goals": Goal.objects.active().filter(workspace=workspace).count(),
+                "goals": GoalSerializer(goals[:500], many=True).data,
+            }
+        )
+
+
+class GoalDetailView(AutonomyView):
+    @extend_schema(responses={200: GoalDetailSerializer})
+    def get(self, request, goal_id: int):
+        goal = get_object_or_404(
+            Goal.objects.filter(workspace__memberships__user=request.user).prefetch_related("actions"), pk=goal_id
+        )
+        return Response(GoalDetailSerializer(goal).data)
+
+
+class PredictionsView(AutonomyView):
+    @extend_schema(parameters=[OpenApiParameter("horizon_hours", int)], responses={200: dict})
+    def get(self, request):
+        workspace = self.workspace()
+        raw = request.query_params.get("horizon_hours", "24")
+        try:
+            hours = int(raw)
+        except ValueError:
+            hours = 0
+        if not 1 <= hours <= MAX_HORIZON_HOURS:
+            raise serializers.ValidationError({"horizon_hours": f"A whole number from 1 to {MAX_HORIZON_HOURS}."})
+        now = timezone.now()
+        rules = {rule.metric_name: rule for rule in workspace.metric_rules.all()}
+        predictions = {}
+        for name in services.metric_names(workspace):
+            series = services.metric_series(workspace, name, now=now)
+            best = services.metric_forecast(series, horizon=timedelta(hours=hours))
+            if best is None:
+                continue
+            entry = {"latest": series.values[-1], "points": len(series), "forecast": best.as_dict(), "breach": None}
+            rule = rules.get(name)
+            if rule is not None:
+                from autonomy.forecasting import breach
+
+                hit = breach(best, threshold=rule.critical, direction=rule.direction)
+                entry["breach"] = hit and {**hit, "at": hit["at"].isoformat()}
+            predictions[name] = entry
+        return Response({"horizon_hours": hours, "generated": now.isoformat(), "predictions": predictions})
+
+
+class AnalysisTriggerView(AutonomyView):
+    @extend_schema(request=None, responses={200: dict})
+    def post(self, request):
+        """Analyse the metrics now: goals are opened and closed, no action is run."""
+        workspace = self.workspace(write=True)
+        now = timezone.now()
+        result = services.analyse(workspace, now=now)
+        expired = services.goals_expire(workspace, now=now)
+        return _ok(
+            "Analysis completed",
+            goals_created=result["created"],
+            goals_achieved=result["achieved"],
+            goals_expired=expired,
+        )
+
+
+class ModeView(AutonomyView):
+    @extend_schema(request=ModeSerializer, responses={200: dict})
+    def post(self, request):
+        workspace = self.workspace(write=True)
+        body = ModeSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        config = services.mode_set(workspace=workspace, autonomous=body.validated_data["autonomous"])
+        return _ok(f"Autonomous mode {'enabled' if config.enabled else 'disabled'}", autonomous=config.enabled)
+
+
+class ReportView(AutonomyView):
+    @extend_schema(responses={200: dict})
+    def get(self, request):
+        workspace = self.workspace()
+        since = timezone.now() - timedelta(days=1)
+        return Response(
+            {
+                "agent_status": status_data(workspace),
+                "goals": goals_overview(workspace, request),
+                "executor": executor_statistics(workspace),
+                "insights": services.learner_for(workspace).insights(),
+                "events_last_24h": Event.objects.filter(workspace=workspace, at__gte=since).count(),
+                "metric_points_last_24h": MetricPoint.objects.filter(workspace=workspace, at__gte=since).count(),
+            }
+        )
+
+
+class ExecutorStatisticsView(AutonomyView):
+    @extend_schema(responses={200: dict})
+    def get(self, request):
+        return Response(executor_statistics(self.workspace()))
+
+
+class ExecutorInsightsView(AutonomyView):
+    @extend_schema(responses={200: dict})
+    def get(self, request):
+        return Response(services.learner_for(self.workspace()).insights())
+
+
+class RulesView(AutonomyView):
+    @extend_schema(responses={200: MetricRuleSerializer(many=True)})
+    def get(self, request):
+        """When each metric is out of range, and the goal type a (forecast) breach opens."""
+        workspace = self.workspace()
+        services.config_for(workspace)  # the built-in rules come with the config
+        return Response({"rules": MetricRuleSerializer(MetricRule.objects.filter(workspace=workspace), many=True).data})
+
+    @extend_schema(request=MetricRuleSerializer, responses={200: MetricRuleSerializer})
+    def post(self, request):
+        """Create or replace the rule of a metric (by its name)."""
+        workspace = self.workspace(write=True)
+        body = MetricRuleSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        rule = services.rule_save(workspace=workspace, **body.validated_data)
+        return Response(MetricRuleSerializer(rule).data)

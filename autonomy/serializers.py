@@ -1,0 +1,218 @@
+from __future__ import annotations
+
+import math
+from datetime import UTC, datetime
+
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+from rest_framework import serializers
+
+from autonomy.models import Direction, Frequency, Goal, GoalAction, GoalType, MetricRule
+from autonomy.services import MAX_BATCH, MAX_FUTURE
+from notifications.serializers import validate_channel_config
+
+MASK = "…"
+
+
+def mask_webhook(url: str) -> str:
+    """The webhook URL without its token (the token is a secret, never shown again)."""
+    head, _, _ = url.rstrip("/").rpartition("/")
+    return f"{head}/{MASK}" if head else MASK
+
+
+class ConfigInputSerializer(serializers.Serializer):
+    enabled = serializers.BooleanField()
+    frequency = serializers.ChoiceField(choices=Frequency.choices)
+    discord_webhook = serializers.CharField(required=False, allow_null=True, allow_blank=True, max_length=500)
+    ntfy_topic = serializers.CharField(required=False, allow_null=True, allow_blank=True, max_length=64)
+    executor_agent_id = serializers.IntegerField(required=False, allow_null=True, min_value=1)
+
+    # Validated values: None keeps the stored channel (the masked URL sent back), "" switches
+    # the autonomy channel off (null or blank, as the original cleared it), else the new setting.
+    def validate_discord_webhook(self, value: str | None) -> str | None:
+        if not value:
+            return ""
+        if value.endswith(MASK):
+            return None
+        return _channel_config("discord", {"url": value})["url"]
+
+    def validate_ntfy_topic(self, value: str | None) -> str | None:
+        if not value:
+            return ""
+        return _channel_config("ntfy", {"topic": value})["topic"]
+
+
+def _channel_config(kind: str, config: dict) -> dict:
+    try:
+        return validate_channel_config(kind=kind, config=config)
+    except serializers.ValidationError as exc:
+        errors = exc.detail.get("config", {}) if isinstance(exc.detail, dict) else {}
+        messages = [str(message) for field_errors in errors.values() for message in field_errors]
+        raise serializers.ValidationError(messages or ["Invalid value."]) from None
+
+
+class TestWebhookSerializer(serializers.Serializer):
+    webhook_url = serializers.CharField(max_length=500)
+
+    def validate_webhook_url(self, value: str) -> str:
+        return _channel_config("discord", {"url": value})["url"]
+
+
+class ModeSerializer(serializers.Serializer):
+    autonomous = serializers.BooleanField()
+
+
+class EventSerializer(serializers.Serializer):
+    event_type = serializers.CharField(max_length=100)
+    metadata = serializers.DictField(required=False, default=dict)
+
+
+def validate_metric_points(data) -> list[dict]:
+    """{"metric_name", "value"} or {"metrics": [...]}: every point valid or none stored.
+    Errors name the field (and, in a batch, the index): {"metrics": {"3": {"value": [...]}}}."""
+    if not isinstance(data, dict):
+        raise serializers.ValidationError({"non_field_errors": ["Expected a JSON object."]})
+    if "metrics" not in data:
+        errors, point = _point(data)
+        if errors:
+            raise serializers.ValidationError(errors)
+        return [point]
+    items = data["metrics"]
+    if not isinstance(items, list) or not items:
+        raise serializers.ValidationError({"metrics": ["Expected a non-empty list of points."]})
+    if len(items) > MAX_BATCH:
+        raise serializers.ValidationError(
+            {"metrics": [f"At most {MAX_BATCH} points per request, got {len(items)}; nothing was stored."]}
+        )
+    points, errors = [], {}
+    for index, item in enumerate(items):
+        if not isinstance(item, dict):
+            errors[str(index)] = {"non_field_errors": ["Expected an object."]}
+            continue
+        item_errors, point = _point(item)
+        if item_errors:
+            errors[str(index)] = item_errors
+        else:
+            points.append(point)
+    if errors:
+        raise serializers.ValidationError({"metrics": errors})
+    return points
+
+
+def _point(item: dict) -> tuple[dict, dict]:
+    errors: dict[str, list[str]] = {}
+    name = item.get("metric_name")
+    if not isinstance(name, str) or not name.strip() or len(name) > 100:
+        errors["metric_name"] = ["A name of 1 to 100 characters is required."]
+    value = item.get("value")
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        errors["value"] = ["A number is required."]
+    elif not math.isfinite(float(value)):
+        errors["value"] = ["The value must be finite (not NaN or infinity)."]
+    at = None
+    raw_at = item.get("timestamp")
+    if raw_at is not None:
+        at = _timestamp(raw_at)
+        if at is None:
+            errors["timestamp"] = ["An ISO 8601 datetime or epoch seconds is required."]
+        elif at > timezone.now() + MAX_FUTURE:
+            errors["timestamp"] = ["The timestamp is in the future."]
+    labels = item.get("labels")
+    if labels is not None and not (isinstance(labels, dict) and len(labels) <= 50):
+        errors["labels"] = ["An object of at most 50 labels is expected."]
+    if errors:
+        return errors, {}
+    return {}, {"metric_name": name.strip(), "value": float(value), "timestamp": at, "labels": labels or {}}
+
+
+def _timestamp(raw) -> datetime | None:
+    if isinstance(raw, bool):
+        return None
+    if isinstance(raw, int | float):
+        if not math.isfinite(raw) or abs(raw) > 1e11:
+            return None
+        return datetime.fromtimestamp(raw, tz=UTC)
+    if not isinstance(raw, str):
+        return None
+    try:
+        at = parse_datetime(raw)
+    except ValueError:
+        return None
+    if at is None:
+        return None
+    return at if at.tzinfo else at.replace(tzinfo=UTC)
+
+
+class GoalActionSerializer(serializers.ModelSerializer):
+    impact = serializers.FloatField(read_only=True, allow_null=True)
+
+    class Meta:
+        model = GoalAction
+        fields = [
+            "id",
+            "action",
+            "strategy",
+            "status",
+            "run",
+            "result",
+            "impact_before",
+            "impact_after",
+            "impact",
+            "error",
+            "created",
+            "measured_at",
+        ]
+
+
+class GoalSerializer(serializers.ModelSerializer):
+    type = serializers.CharField(source="goal_type")
+    description = serializers.CharField(source="title")
+
+    class Meta:
+        model = Goal
+        fields = [
+            "id",
+            "type",
+            "description",
+            "metric_name",
+            "priority",
+            "status",
+            "threshold",
+            "target",
+            "direction",
+            "evidence",
+            "created",
+            "expires_at",
+            "closed_at",
+        ]
+
+
+class GoalDetailSerializer(GoalSerializer):
+    actions = GoalActionSerializer(many=True, read_only=True)
+
+    class Meta(GoalSerializer.Meta):
+        fields = [*GoalSerializer.Meta.fields, "actions"]
+
+
+class MetricRuleSerializer(serializers.ModelSerializer):
+    direction = serializers.ChoiceField(choices=Direction.choices, default=Direction.ABOVE)
+    goal_type = serializers.ChoiceField(choices=GoalType.choices, default=GoalType.BOTTLENECK_PREVENTION)
+
+    class Meta:
+        model = MetricRule
+        fields = ["id", "metric_name", "warning", "critical", "direction", "goal_type", "created", "updated"]
+        read_only_fields = ["id", "created", "updated"]
+        # Saved by metric name (an upsert), so the per-workspace unique check is not wanted here.
+        validators: list = []
+
+    def validate(self, attrs: dict) -> dict:
+        for field in ("warning", "critical"):
+            value = attrs.get(field)
+            if value is not None and not math.isfinite(value):
+                raise serializers.ValidationError({field: "Must be finite."})
+        warning, critical = attrs.get("warning"), attrs["critical"]
+        if warning is not None:
+            wrong = warning > critical if attrs["direction"] == Direction.ABOVE else warning < critical
+            if wrong:
+                raise serializers.ValidationError({"warning": "The warning threshold comes before the critical one."})
+        return attrs

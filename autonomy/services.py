@@ -1,0 +1,620 @@
+"""Writes of the autonomy app: the configuration and its channels, metric and event
+recording, and the autonomous cycle (forecast → goals → actions → impact → learning)."""
+
+from __future__ import annotations
+
+import logging
+import math
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from agents.models import RunSource
+from agents.services import start_run
+from autonomy import collector
+from autonomy.actions import RUN_EXECUTOR_AGENT, action_handlers
+from autonomy.forecasting import Series, breach, forecast
+from autonomy.learning import Learner
+from autonomy.models import (
+    AutonomousConfig,
+    Event,
+    Goal,
+    GoalAction,
+    GoalType,
+    LearningState,
+    MetricPoint,
+    MetricRule,
+)
+from autonomy.patterns import quiet_hours, recurring_events
+from notifications.models import Channel, ChannelKind, NotifyEvent
+from notifications.services import notify_event
+from workspaces.models import Workspace
+
+logger = logging.getLogger(__name__)
+
+MAX_BATCH = 10_000
+MAX_FUTURE = timedelta(minutes=5)  # a timestamp later than now + this is refused
+MIN_POINTS = 6  # fewer points: no forecast, no goal
+HISTORY = timedelta(days=14)
+MAX_HISTORY_POINTS = 5000
+HORIZON = timedelta(hours=24)
+STEP = timedelta(hours=1)
+MAX_ACTIVE_GOALS = 10
+MAX_CONCURRENT_GOALS = 3  # goals acted on per cycle
+GOAL_LIFETIME = timedelta(hours=48)
+CHANNEL_EVENTS = [
+    NotifyEvent.AUTONOMY_CYCLE_STARTED.value,
+    NotifyEvent.AUTONOMY_CYCLE_COMPLETED.value,
+    NotifyEvent.GOAL_CREATED.value,
+    NotifyEvent.GOAL_ACHIEVED.value,
+    NotifyEvent.GOAL_FAILED.value,
+]
+CHANNEL_NAMES = {ChannelKind.DISCORD: "Autonomy (Discord)", ChannelKind.NTFY: "Autonomy (ntfy)"}
+
+
+# --- configuration ---------------------------------------------------------------------------
+# Rules for the built-in collector's metrics, given to each workspace with its config.
+DEFAULT_RULES = [
+    # (metric, warning, critical, goal type); all "above".
+    ("host_cpu_load_percent", 80.0, 95.0, GoalType.BOTTLENECK_PREVENTION),
+    ("host_memory_used_percent", 85.0, 95.0, GoalType.RESOURCE_OPTIMIZATION),
+    ("host_disk_used_percent", 85.0, 95.0, GoalType.CAPACITY_PLANNING),
+    ("run_failure_rate", 20.0, 50.0, GoalType.SLA_MAINTENANCE),
+]
+
+
+def config_for(workspace: Workspace) -> AutonomousConfig:
+    config, created = AutonomousConfig.objects.get_or_create(workspace=workspace)
+    if created:
+        for name, warning, critical, goal_type in DEFAULT_RULES:
+            MetricRule.objects.get_or_create(
+                workspace=workspace,
+                metric_name=name,
+                defaults={"warning": warning, "critical": critical, "goal_type": goal_type, "direction": "above"},
+            )
+    return config
+
+
+def rule_save(*, workspace: Workspace, metric_name: str, **fields) -> MetricRule:
+    rule, _ = MetricRule.objects.update_or_create(workspace=workspace, metric_name=metric_name, defaults=fields)
+    return rule
+
+
+def autonomy_channel(workspace: Workspace, kind: str, *, enabled: bool | None = None) -> Channel | None:
+    channels = Channel.objects.filter(workspace=workspace, name=CHANNEL_NAMES[kind], kind=kind)
+    if enabled is not None:
+        channels = channels.filter(enabled=enabled)
+    return channels.first()
+
+
+def config_update(
+    *,
+    workspace: Workspace,
+    enabled: bool,
+    frequency: str,
+    channels: dict[str, dict | None] | None = None,
+    executor=None,
+    set_executor: bool = False,
+    now: datetime | None = None,
+) -> AutonomousConfig:
+    """Save the mode; enabling or changing the frequency reschedules the next cycle.
+    `channels` maps a kind to its validated config: that kind's autonomy channel is
+    created or updated, subscribed to the cycle and goal events (None switches it off)."""
+    from notifications.transports import get_transport_class
+
+    now = now or timezone.now()
+    with transaction.atomic():
+        config = AutonomousConfig.objects.select_for_update().get(pk=config_for(workspace).pk)
+        reschedule = enabled and (not config.enabled or config.frequency != frequency or not config.next_execution)
+        config.enabled = enabled
+        config.frequency = frequency
+        if set_executor:
+            config.executor = executor
+        if reschedule:
+            config.next_execution = now + config.interval
+        config.save()
+        for kind, full in (channels or {}).items():
+            if full is None:
+                Channel.objects.filter(workspace=workspace, name=CHANNEL_NAMES[kind], kind=kind).update(
+                    enabled=False, disabled_reason="Removed from the autonomous mode configuration."
+                )
+                continue
+            # Found by its name alone: the name is unique in the workspace.
+            channel = Channel.objects.filter(workspace=workspace, name=CHANNEL_NAMES[kind]).first() or Channel(
+                workspace=workspace, name=CHANNEL_NAMES[kind]
+            )
+            channel.kind = kind
+            channel.set_full_config(full, secret_fields=get_transport_class(kind).secret_fields)
+            channel.events = sorted(set(channel.events or []) | set(CHANNEL_EVENTS)) if channel.pk else CHANNEL_EVENTS
+            channel.enabled = True
+            channel.disabled_reason = ""
+            channel.save()
+    return config
+
+
+def mode_set(*, workspace: Workspace, autonomous: bool) -> AutonomousConfig:
+    config = config_for(workspace)
+    return config_update(workspace=workspace, enabled=autonomous, frequency=config.frequency)
+
+
+def execute_request(*, workspace: Workspace, now: datetime | None = None) -> bool:
+    """Start a cycle now (as a task), at most once a minute per workspace. False when limited."""
+    now = now or timezone.now()
+    config = config_for(workspace)
+    limit = now - timedelta(minutes=1)
+    claimed = (
+        AutonomousConfig.objects.filter(pk=config.pk)
+        .filter(_q_null_or_before("last_manual_execute", limit))
+        .update(last_manual_execute=now)
+    )
+    if not claimed:
+        return False
+    cycle_enqueue(workspace.pk)
+    return True
+
+
+def _q_null_or_before(field: str, limit: datetime):
+    from django.db.models import Q
+
+    return Q(**{f"{field}__isnull": True}) | Q(**{f"{field}__lte": limit})
+
+
+def cycle_enqueue(workspace_id: int) -> None:
+    from django_q.tasks import async_task
+
+    transaction.on_commit(
+        lambda: async_task("autonomy.tasks.run_cycle", workspace_id, task_name=f"autonomy-{workspace_id}")
+    )
+
+
+# --- recording -------------------------------------------------------------------------------
+def metrics_record(*, workspace: Workspace, points: list[dict]) -> list[MetricPoint]:
+    """Store validated points ({metric_name, value, timestamp?, labels?}) in one go."""
+    now = timezone.now()
+    rows = [
+        MetricPoint(
+            workspace=workspace,
+            name=point["metric_name"],
+            value=point["value"],
+            at=point.get("timestamp") or now,
+            labels=point.get("labels") or {},
+        )
+        for point in points
+    ]
+    return MetricPoint.objects.bulk_create(rows, batch_size=1000)
+
+
+def metric_record(*, workspace: Workspace, name: str, value: float, at: datetime | None = None) -> MetricPoint:
+    return MetricPoint.objects.create(workspace=workspace, name=name, value=value, at=at or timezone.now())
+
+
+def event_record(*, workspace: Workspace, event_type: str, metadata: dict | None = None) -> Event:
+    return Event.objects.create(workspace=workspace, event_type=event_type, metadata=metadata or {})
+
+
+# --- reading helpers -------------------------------------------------------------------------
+def metric_series(workspace: Workspace, name: str, *, now: datetime) -> Series:
+    rows = list(
+        MetricPoint.objects.filter(workspace=workspace, name=name, at__gte=now - HISTORY, at__lte=now)
+        .order_by("-at")
+        .values_list("at", "value")[:MAX_HISTORY_POINTS]
+    )
+    rows.reverse()
+    return Series.from_pairs(rows)
+
+
+def metric_names(workspace: Workspace) -> list[str]:
+    return sorted(set(MetricPoint.objects.filter(workspace=workspace).values_list("name", flat=True)))
+
+
+def latest_value(workspace: Workspace, name: str) -> float | None:
+    return (
+        MetricPoint.objects.filter(workspace=workspace, name=name)
+        .order_by("-at", "-id")
+        .values_list("value", flat=True)
+        .first()
+    )
+
+
+def metric_forecast(series: Series, *, horizon: timedelta = HORIZON):
+    """The best forecast of a series, or None when it is too short."""
+    if len(series) < MIN_POINTS:
+        return None
+    return forecast(series, horizon=horizon, step=STEP)["best"]
+
+
+def learner_for(workspace: Workspace) -> Learner:
+    state = LearningState.objects.filter(workspace=workspace).first()
+    if state is None or not state.data:
+        return Learner()
+    try:
+        return Learner.from_dict(state.data)
+    except (ValueError, KeyError, TypeError):
+        logger.exception("unreadable learning state of workspace %s; starting afresh", workspace.pk)
+        return Learner()
+
+
+def learner_save(workspace: Workspace, learner: Learner) -> None:
+    LearningState.objects.update_or_create(workspace=workspace, defaults={"data": learner.to_dict()})
+
+
+# --- the cycle -------------------------------------------------------------------------------
+def run_cycle(workspace: Workspace, *, now: datetime | None = None, run_executor: bool = True) -> dict[str, Any]:
+    """One autonomous cycle of a workspace. Returns its summary (also sent to the channels).
+
+    Records the built-in collector's readings, measures the actions of the previous cycle,
+    analyses every metric that has a rule (closing achieved goals, opening goals for
+    forecast breaches), expires old goals, acts on the active goals, runs the executor
+    agent and reschedules. A failing handler fails
+    its action; an unexpected error is stored in `last_error` and reported.
+    """
+    now = now or timezone.now()
+    config = config_for(workspace)
+    notify_event(workspace.pk, NotifyEvent.AUTONOMY_CYCLE_STARTED, {"cycle": {"started": now.isoformat()}})
+    summary: dict[str, Any] = {"measured": 0, "goals_created": [], "goals_achieved": [], "goals_expired": []}
+    summary.update({"actions": [], "executor_run": None})
+    error = ""
+    try:
+        if collector.enabled():
+            summary["collected"] = collector.collect(workspace, now=now)
+        learner = learner_for(workspace)
+        summary["measured"] = measure_actions(workspace, learner, now=now)
+        analysis = analyse(workspace, now=now)
+        summary["goals_created"] = analysis["created"]
+        summary["goals_achieved"] = analysis["achieved"]
+        summary["goals_expired"] = goals_expire(workspace, now=now)
+        summary["actions"] = act_on_goals(workspace, config, learner, now=now)
+        learner_save(workspace, learner)
+        if run_executor and config.executor_id:
+            run = executor_run(config, task="Autonomous cycle: review the workspace and act on what needs doing.")
+            summary["executor_run"] = run.pk
+    except Exception as exc:
+        logger.exception("autonomous cycle of workspace %s failed", workspace.pk)
+        error = f"{exc.__class__.__name__}: {exc}"
+    AutonomousConfig.objects.filter(pk=config.pk).update(
+        last_execution=now,
+        next_execution=now + config.interval if config.enabled else config.next_execution,
+        last_error=error,
+    )
+    summary["error"] = error
+    text = (
+        f"{len(summary['goals_created'])} goal(s) created, {len(summary['goals_achieved'])} achieved, "
+        f"{len(summary['actions'])} action(s) run"
+    )
+    context = {"cycle": {**summary, "finished": now.isoformat()}, "summary": error or text}
+    if error:
+        context["level"] = "error"
+        context["reason"] = error
+    notify_event(workspace.pk, NotifyEvent.AUTONOMY_CYCLE_COMPLETED, context)
+    return summary
+
+
+def analyse(workspace: Workspace, *, now: datetime) -> dict[str, list[int]]:
+    """Forecast each ruled metric; close goals back in range, open goals for breaches."""
+    created: list[int] = []
+    achieved: list[int] = []
+    for rule in MetricRule.objects.filter(workspace=workspace):
+        series = metric_series(workspace, rule.metric_name, now=now)
+        if len(series) == 0:
+            continue
+        latest = series.values[-1]
+        try:
+            best = metric_forecast(series)
+            hit = breach(best, threshold=rule.critical, direction=rule.direction) if best is not None else None
+        except ValueError:
+            # One unforecastable series (e.g. spanning too many steps) must not stop the others.
+            logger.exception("cannot forecast metric %r of workspace %s", rule.metric_name, workspace.pk)
+            continue
+        cause = f"breach:{rule.metric_name}:{rule.direction}:{rule.critical:g}"
+        open_goal = Goal.objects.active().filter(workspace=workspace, cause=cause).first()
+        if open_goal is not None:
+            if rule.in_range(latest) and hit is None:
+                goal_close(open_goal, status=Goal.Status.ACHIEVED, now=now, latest=latest)
+                achieved.append(open_goal.pk)
+            continue
+        if len(series) < MIN_POINTS:
+            continue  # one spike is not a reason to act
+        if hit is None and not _past(latest, rule.critical, rule.direction):
+            continue
+        goal = goal_open(workspace=workspace, rule=rule, cause=cause, hit=hit, latest=latest, best=best, now=now)
+        if goal is not None:
+            created.append(goal.pk)
+    created += analyse_patterns(workspace, now=now)
+    return {"created": created, "achieved": achieved}
+
+
+PATTERN_REOPEN_AFTER = timedelta(days=7)
+MAX_PATTERN_GOALS = 3  # per cycle
+
+
+def analyse_patterns(workspace: Workspace, *, now: datetime) -> list[int]:
+    """Pattern-adaptation goals for event types that recur at the same hour or weekday.
+
+    A pattern's goal is not reopened within PATTERN_REOPEN_AFTER of the last one: the
+    pattern recurs by definition, the goal is to adapt to it once."""
+    events = list(
+        Event.objects.filter(workspace=workspace, at__gte=now - HISTORY, at__lte=now)
+        .order_by("-at")
+        .values_list("event_type", "at")[:MAX_HISTORY_POINTS]
+    )
+    created = []
+    for pattern in recurring_events(events, min_count=3)[:MAX_PATTERN_GOALS]:
+        hour, weekday = pattern["hour"], pattern["weekday"]
+        bucket = f"h{hour}" if hour is not None else f"d{weekday}"
+        cause = f"pattern:{pattern['event_type']}:{bucket}"
+        if Goal.objects.filter(workspace=workspace, cause=cause, created__gte=now - PATTERN_REOPEN_AFTER).exists():
+            continue
+        if Goal.objects.active().filter(workspace=workspace).count() >= MAX_ACTIVE_GOALS:
+            break
+        when = f"around {hour:02d}:00" if hour is not None else f"on {WEEKDAYS[weekday]}s"
+        try:
+            with transaction.atomic():
+                goal = Goal.objects.create(
+                    workspace=workspace,
+                    goal_type=GoalType.PATTERN_ADAPTATION,
+                    title=f"Adapt to '{pattern['event_type']}' recurring {when}"[:200],
+                    priority=4,
+                    cause=cause,
+                    evidence={"pattern": _jsonable(pattern)},
+                    created=now,
+                    expires_at=now + GOAL_LIFETIME,
+                )
+        except IntegrityError:
+            continue
+        notify_event(workspace.pk, NotifyEvent.GOAL_CREATED, {"goal": goal_context(goal)})
+        created.append(goal.pk)
+    return created
+
+
+WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+
+
+def _past(value: float, threshold: float, direction: str) -> bool:
+    return value >= threshold if direction == "above" else value <= threshold
+
+
+def goal_open(*, workspace: Workspace, rule: MetricRule, cause: str, hit, latest: float, best, now: datetime):
+    """A goal for a (forecast) breach, unless one is open for the cause or too many are open."""
+    if Goal.objects.active().filter(workspace=workspace).count() >= MAX_ACTIVE_GOALS:
+        return None
+    hours = 0.0 if hit is None else max(0.0, (hit["at"] - now).total_seconds() / 3600)
+    priority = 1 if hours <= 6 else 2 if hours <= 12 else 3
+    evidence = {
+        "latest": latest,
+        "threshold": rule.critical,
+        "direction": rule.direction,
+        "method": best.method if best is not None else None,
+        "breach": None
+        if hit is None
+        else {
+            "at": hit["at"].isoformat(),
+            "value": hit["value"],
+            "probability": hit["probability"],
+            "hours_ahead": round(hours, 2),
+        },
+    }
+    label = dict(GoalType.choices)[rule.goal_type]
+    when = "now" if hit is None or hours == 0 else f"in {hours:.0f} h"
+    title = f"{label}: {rule.metric_name} {rule.direction} {rule.critical:g} {when}"
+    try:
+        with transaction.atomic():
+            goal = Goal.objects.create(
+                workspace=workspace,
+                goal_type=rule.goal_type,
+                title=title[:200],
+                metric_name=rule.metric_name,
+                priority=priority,
+                cause=cause,
+                evidence=evidence,
+                threshold=rule.critical,
+                target=rule.warning if rule.warning is not None else rule.critical,
+                direction=rule.direction,
+                created=now,
+                expires_at=now + GOAL_LIFETIME,
+            )
+    except IntegrityError:
+        return None  # a concurrent cycle opened it first
+    notify_event(workspace.pk, NotifyEvent.GOAL_CREATED, {"goal": goal_context(goal)})
+    return goal
+
+
+def goal_close(goal: Goal, *, status: str, now: datetime, latest: float | None = None, reason: str = "") -> None:
+    updated = Goal.objects.filter(pk=goal.pk, status=Goal.Status.ACTIVE).update(status=status, closed_at=now)
+    if not updated:
+        return
+    goal.status, goal.closed_at = status, now
+    event = NotifyEvent.GOAL_ACHIEVED if status == Goal.Status.ACHIEVED else NotifyEvent.GOAL_FAILED
+    notify_event(goal.workspace_id, event, {"goal": goal_context(goal), "reason": reason, "latest": latest})
+
+
+def goals_expire(workspace: Workspace, *, now: datetime) -> list[int]:
+    expired = []
+    for goal in Goal.objects.active().filter(workspace=workspace, expires_at__lte=now):
+        goal_close(goal, status=Goal.Status.EXPIRED, now=now, reason="expired before the metric returned to range")
+        expired.append(goal.pk)
+    return expired
+
+
+def goal_context(goal: Goal) -> dict[str, Any]:
+    return {
+        "id": goal.pk,
+        "title": goal.title,
+        "type": goal.goal_type,
+        "priority": goal.priority,
+        "status": goal.status,
+        "metric": goal.metric_name,
+        "evidence": goal.evidence,
+    }
+
+
+def action_candidates(config: AutonomousConfig) -> list[str]:
+    names = sorted(action_handlers())
+    if config.executor_id:
+        names.append(RUN_EXECUTOR_AGENT)
+    return names
+
+
+SCHEDULED_PRIORITY = 4  # goals this unurgent wait for a quiet hour
+
+
+def act_on_goals(workspace: Workspace, config: AutonomousConfig, learner: Learner, *, now: datetime) -> list[int]:
+    """One action for each of the most urgent active goals that has none waiting to be measured.
+
+    Strategies: immediate for critical goals (priority 1); scheduled for unurgent ones
+    (priority 4–5), which act only in one of the workspace's quiet hours; collaborative when
+    several goals share a metric (only the most urgent acts, the others wait for its
+    impact); adaptive otherwise (the action is re-chosen from the latest outcomes)."""
+    candidates = action_candidates(config)
+    if not candidates:
+        return []
+    done = []
+    quiet: list[int] | None = None
+    active = list(Goal.objects.active().filter(workspace=workspace).order_by("priority", "created"))
+    busy_metrics = {
+        name
+        for name in GoalAction.objects.filter(goal__in=active, status=GoalAction.Status.RUNNING)
+        .exclude(goal__metric_name="")
+        .values_list("goal__metric_name", flat=True)
+    }
+    waiting = set(
+        GoalAction.objects.filter(goal__in=active, status=GoalAction.Status.RUNNING).values_list("goal_id", flat=True)
+    )
+    shared = {goal.metric_name for goal in active if goal.metric_name} if len(active) > 1 else set()
+    shared = {name for name in shared if sum(goal.metric_name == name for goal in active) > 1}
+    for goal in active:
+        if len(done) >= MAX_CONCURRENT_GOALS:
+            break
+        if goal.pk in waiting or (goal.metric_name and goal.metric_name in busy_metrics):
+            continue
+        if goal.priority == 1:
+            strategy = GoalAction.Strategy.IMMEDIATE
+        elif goal.priority >= SCHEDULED_PRIORITY:
+            if quiet is None:
+                quiet = workspace_quiet_hours(workspace, now=now)
+            if quiet and now.hour not in quiet:
+                continue
+            strategy = GoalAction.Strategy.SCHEDULED
+        elif goal.metric_name in shared:
+            strategy = GoalAction.Strategy.COLLABORATIVE
+        else:
+            strategy = GoalAction.Strategy.ADAPTIVE
+        if goal.metric_name:
+            busy_metrics.add(goal.metric_name)
+        name = learner.choose(goal_type=goal.goal_type, candidates=candidates)
+        action = action_run(goal=goal, name=name, strategy=strategy, config=config, learner=learner, now=now)
+        done.append(action.pk)
+    return done
+
+
+def workspace_quiet_hours(workspace: Workspace, *, now: datetime) -> list[int]:
+    """The UTC hours with (nearly) the fewest events over the history window ([] without events)."""
+    stamps = list(
+        Event.objects.filter(workspace=workspace, at__gte=now - HISTORY, at__lte=now).values_list("at", flat=True)[
+            :MAX_HISTORY_POINTS
+        ]
+    )
+    return quiet_hours(stamps) if stamps else []
+
+
+def action_run(
+    *, goal: Goal, name: str, strategy: str, config: AutonomousConfig, learner: Learner, now: datetime
+) -> GoalAction:
+    """Run one action for a goal. Its impact is measured at the next cycle."""
+    action = GoalAction.objects.create(
+        goal=goal,
+        action=name,
+        strategy=strategy,
+        created=now,
+        impact_before=latest_value(goal.workspace, goal.metric_name) if goal.metric_name else None,
+    )
+    try:
+        if name == RUN_EXECUTOR_AGENT:
+            run = executor_run(config, task=goal_task(goal), source_ref=f"goal:{goal.pk}")
+            action.run = run
+            result = {"success": run.status != "skipped", "run": run.pk, "status": run.status}
+        else:
+            params = {"goal": goal_context(goal), "workspace_id": goal.workspace_id, "strategy": strategy}
+            with transaction.atomic():
+                result = action_handlers()[name](params, goal.pk)
+            result = dict(result) if isinstance(result, dict) else {"success": True}
+        if result.get("success", True) is False:
+            raise ActionFailed(str(result.get("error") or "the handler reported failure"))
+        action.result = _jsonable(result)
+    except Exception as exc:
+        action.status = GoalAction.Status.FAILED
+        action.error = f"{exc.__class__.__name__}: {exc}" if not isinstance(exc, ActionFailed) else str(exc)
+        learner.record(action=name, goal_type=goal.goal_type, success=False, at=now, error=action.error)
+    action.save()
+    return action
+
+
+class ActionFailed(Exception):
+    pass
+
+
+def measure_actions(workspace: Workspace, learner: Learner, *, now: datetime) -> int:
+    """Impact of the actions of earlier cycles: the metric now against before the action."""
+    measured = 0
+    pending = GoalAction.objects.filter(goal__workspace=workspace, status=GoalAction.Status.RUNNING, created__lt=now)
+    for action in pending.select_related("goal"):
+        goal = action.goal
+        after = latest_value(workspace, goal.metric_name) if goal.metric_name else None
+        improved = True
+        if after is not None and action.impact_before is not None:
+            delta = after - action.impact_before
+            improved = delta < 0 if goal.direction == "above" else delta > 0
+        action.impact_after = after
+        action.measured_at = now
+        action.status = GoalAction.Status.SUCCEEDED if improved else GoalAction.Status.FAILED
+        if not improved:
+            action.error = "the metric did not improve"
+        # Claimed by a conditional update: a concurrent cycle must not count it twice.
+        claimed = GoalAction.objects.filter(pk=action.pk, status=GoalAction.Status.RUNNING).update(
+            impact_after=after, measured_at=now, status=action.status, error=action.error
+        )
+        if not claimed:
+            continue
+        impact = action.impact
+        learner.record(
+            action=action.action,
+            goal_type=goal.goal_type,
+            success=improved,
+            impact=impact if impact is not None and math.isfinite(impact) else None,
+            at=now,
+            error=action.error or None,
+        )
+        measured += 1
+    return measured
+
+
+def goal_task(goal: Goal) -> str:
+    if not goal.metric_name or goal.threshold is None:
+        return (
+            f"Autonomous goal #{goal.pk} ({goal.get_goal_type_display()}): {goal.title}. "
+            f"Evidence: {_jsonable(goal.evidence)}."
+        )
+    breach_info = (goal.evidence or {}).get("breach") or {}
+    when = f" around {breach_info['at']}" if breach_info.get("at") else ""
+    return (
+        f"Autonomous goal #{goal.pk} ({goal.get_goal_type_display()}): {goal.title}. "
+        f"The metric '{goal.metric_name}' is forecast to go {goal.direction} {goal.threshold:g}{when} "
+        f"(latest value {(goal.evidence or {}).get('latest')}). Bring it back in range."
+    )
+
+
+def executor_run(config: AutonomousConfig, *, task: str, source_ref: str = ""):
+    with transaction.atomic():
+        return start_run(
+            config.executor,
+            source=RunSource.AUTONOMY,
+            source_ref=source_ref or f"autonomy:{config.workspace_id}",
+            input={"task": task},
+        )
+
+
+def _jsonable(value: Any) -> Any:
+    import json
+
+    return json.loads(json.dumps(value, default=str))
