@@ -386,6 +386,7 @@ def goal_open(*, workspace: Workspace, rule: MetricRule, cause: str, hit, latest
         "threshold": rule.critical,
         "direction": rule.direction,
         "method": best.method if best is not None else None,
+        "backtest_error": best.backtest_error if best is not None else None,
         "breach": None
         if hit is None
         else {

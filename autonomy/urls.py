@@ -8,5 +8,7 @@ app_name = "autonomy"
 urlpatterns = [
     path("", views.overview, name="overview"),
     path("mode/", views.mode, name="mode"),
+    path("goals/<int:pk>/", views.goal, name="goal"),
+    path("insights/", views.insights, name="insights"),
     path("metrics/<str:name>/", views.metric, name="metric"),
 ]

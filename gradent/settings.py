@@ -269,6 +269,10 @@ GRADENT_NOTIFY_RETRY_MAX_SECONDS = env_float("GRADENT_NOTIFY_RETRY_MAX_SECONDS",
 GRADENT_NOTIFY_MAX_RETRY_AFTER = env_float("GRADENT_NOTIFY_MAX_RETRY_AFTER", 86400.0)
 GRADENT_NOTIFY_TOOL_CALLS_PER_MINUTE = env_int("GRADENT_NOTIFY_TOOL_CALLS_PER_MINUTE", 6, minimum=0)
 GRADENT_NOTIFY_TRANSPORTS = env_json("GRADENT_NOTIFY_TRANSPORTS", {})
+# Autonomy: record host metrics (load, memory, disk, queue depth, run failure rate) each
+# cycle, and your own action handlers: {"name": "package.module.callable"}.
+GRADENT_AUTONOMY_HOST_METRICS = env_bool("GRADENT_AUTONOMY_HOST_METRICS", True)
+GRADENT_AUTONOMY_ACTION_HANDLERS = env_json("GRADENT_AUTONOMY_ACTION_HANDLERS", {})
 # A schedule slot fired later than this counts as missed (the dispatcher was down).
 GRADENT_FIRE_LATE_SECONDS = env_int("GRADENT_FIRE_LATE_SECONDS", 60, minimum=1)
 # How often the dispatcher mines history for suggestions; 0 turns mining off.
