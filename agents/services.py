@@ -136,23 +136,26 @@ def start_run(
     if agent.state == Agent.State.PAUSED:
         return _skip(agent, reason=f"Agent is paused: {agent.state_reason or 'paused by a user'}", **common)
 
-    active = list(agent.runs.filter(status__in=ACTIVE_STATUSES).order_by("id").values_list("id", "status"))
+    # Read only what the policy needs: an agent may have thousands of queued runs.
+    active_runs = agent.runs.filter(status__in=ACTIVE_STATUSES).order_by("id")
     waiting = False
-    if active and policy == OverlapPolicy.SKIP:
-        return _skip(agent, reason=f"Overlap policy 'skip': run #{active[0][0]} is still {active[0][1]}.", **common)
-    if active and policy == OverlapPolicy.QUEUE_ONE:
-        queued = [run_id for run_id, status in active if status == RunStatus.QUEUED]
+    if policy == OverlapPolicy.SKIP:
+        first = active_runs.values_list("id", "status").first()
+        if first:
+            return _skip(agent, reason=f"Overlap policy 'skip': run #{first[0]} is still {first[1]}.", **common)
+    if policy == OverlapPolicy.QUEUE_ONE:
+        queued = active_runs.filter(status=RunStatus.QUEUED).values_list("id", flat=True).first()
         if queued:
-            return _skip(agent, reason=f"Overlap policy 'queue one': run #{queued[0]} is already waiting.", **common)
-        waiting = True
+            return _skip(agent, reason=f"Overlap policy 'queue one': run #{queued} is already waiting.", **common)
+        waiting = active_runs.filter(status=RunStatus.RUNNING).exists()
 
     if not RunCounter.take_slot(agent.workspace):
         return _skip(
             agent, reason=f"Workspace quota of {agent.workspace.run_quota} run starts per hour is used up.", **common
         )
 
-    if active and policy == OverlapPolicy.REPLACE:
-        for run in Run.objects.filter(pk__in=[run_id for run_id, _ in active]):
+    if policy == OverlapPolicy.REPLACE:
+        for run in active_runs:
             run_cancel(run, reason="Replaced by a newer run (overlap policy 'replace').")
 
     now = timezone.now()

@@ -141,7 +141,8 @@ def schedule_fire_due(schedule: Schedule, *, now: datetime) -> list[Run]:
                 source_ref=schedule.source_ref,
                 reason=(
                     f"{more}{len(unfired)} fire(s) from {unfired[0]:%Y-%m-%d %H:%M:%S} to "
-                    f"{unfired[-1]:%Y-%m-%d %H:%M:%S} UTC were missed while the dispatcher was not running; "
+                    f"{unfired[-1]:%Y-%m-%d %H:%M:%S} UTC were more than {settings.GRADENT_FIRE_LATE_SECONDS} s "
+                    "late (the dispatcher was down or behind); "
                     f"misfire policy '{policy}'" + (f" ran {len(fired_missed)} of them." if fired_missed else ".")
                 ),
                 scheduled_for=unfired[-1],

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from datetime import datetime, timedelta
 
-from django.db import transaction
+from django.db import OperationalError, transaction
 from django.db.models import F, Q
 
 from agents.dispatcher import Source, TickResult, register_source, skip_locked_supported
@@ -15,10 +15,13 @@ logger = logging.getLogger(__name__)
 
 
 class ScheduleSource(Source):
-    """Claims due schedules in batches (SKIP LOCKED where the database has it, so several
-    dispatchers share the work), fires them and advances next_fire_at. A schedule that
-    raises is disabled with its error and never blocks the others. The unique slot key on
-    Run makes a slot fire at most once even if two dispatchers race."""
+    """Claims due schedules one at a time, each in its own short transaction (SKIP LOCKED
+    where the database has it, so several dispatchers share the work), fires it and
+    advances next_fire_at. One transaction per schedule keeps the locks a fire takes (its
+    schedule, agent and quota rows) from piling up across a batch, where two dispatchers
+    would deadlock. A schedule that raises is disabled with its error; a database conflict
+    (deadlock, lock timeout) is not the schedule's fault and is retried next tick. The
+    unique slot key on Run makes a slot fire at most once even if two dispatchers race."""
 
     name = "schedules"
     batch = 200
@@ -26,26 +29,35 @@ class ScheduleSource(Source):
     def tick(self, now: datetime) -> TickResult:
         from proactive.services import schedule_disable_with_error, schedule_fire_due
 
-        done = 0
-        schedules: list[Schedule] = []
         # A plain read first: on SQLite every transaction takes the write lock at BEGIN,
         # and most ticks have nothing due.
         if not Schedule.objects.due(now).exists():
             return TickResult(next_due=self._upcoming())
-        with transaction.atomic():
-            due = Schedule.objects.due(now).select_related("agent", "agent__workspace").order_by("next_fire_at")
-            if skip_locked_supported():
-                due = due.select_for_update(skip_locked=True, of=("self",))
-            schedules = list(due[: self.batch])
-            for schedule in schedules:
-                try:
-                    with transaction.atomic():
-                        schedule_fire_due(schedule, now=now)
-                    done += 1
-                except Exception as exc:
-                    logger.exception("schedule %s failed; disabling it", schedule.pk)
-                    schedule_disable_with_error(schedule.pk, f"{exc.__class__.__name__}: {exc}")
-        if len(schedules) == self.batch:
+        done = claimed = 0
+        while claimed < self.batch:
+            try:
+                with transaction.atomic():
+                    due = Schedule.objects.due(now).select_related("agent", "agent__workspace")
+                    due = due.order_by("next_fire_at", "id")
+                    if skip_locked_supported():
+                        due = due.select_for_update(skip_locked=True, of=("self",))
+                    schedule = due.first()
+                    if schedule is None:
+                        break
+                    claimed += 1
+                    try:
+                        with transaction.atomic():
+                            schedule_fire_due(schedule, now=now)
+                        done += 1
+                    except OperationalError:
+                        raise
+                    except Exception as exc:
+                        logger.exception("schedule %s failed; disabling it", schedule.pk)
+                        schedule_disable_with_error(schedule.pk, f"{exc.__class__.__name__}: {exc}")
+            except OperationalError:
+                logger.warning("schedule source: database conflict; retrying next tick", exc_info=True)
+                return TickResult(done=done, next_due=now)
+        if claimed == self.batch:
             return TickResult(done=done, next_due=now)
         return TickResult(done=done, next_due=self._upcoming())
 

@@ -93,7 +93,7 @@ def test_misfire_policies_after_downtime(policy, expected):
     counts = {status: sum(r.status == status for r in runs) for status in ("missed", "queued")}
     assert counts == expected
     missed = next(r for r in runs if r.status == "missed")
-    assert "were missed while the dispatcher was not running" in missed.reason
+    assert "s late (the dispatcher was down or behind)" in missed.reason
     assert policy in missed.reason
     if policy == "run_once":
         ran = next(r for r in runs if r.status == "queued")
