@@ -241,6 +241,12 @@ def learner_save(workspace: Workspace, learner: Learner) -> None:
 
 
 # --- the cycle -------------------------------------------------------------------------------
+def apply_retention(workspace: Workspace, *, now: datetime) -> dict[str, int]:
+    from autonomy.retention import apply_retention as apply
+
+    return apply(workspace, now=now)
+
+
 def run_cycle(workspace: Workspace, *, now: datetime | None = None, run_executor: bool = True) -> dict[str, Any]:
     """One autonomous cycle of a workspace. Returns its summary (also sent to the channels).
 
@@ -270,6 +276,7 @@ def run_cycle(workspace: Workspace, *, now: datetime | None = None, run_executor
         if run_executor and config.executor_id:
             run = executor_run(config, task="Autonomous cycle: review the workspace and act on what needs doing.")
             summary["executor_run"] = run.pk
+        summary["retention"] = apply_retention(workspace, now=now)
     except Exception as exc:
         logger.exception("autonomous cycle of workspace %s failed", workspace.pk)
         error = f"{exc.__class__.__name__}: {exc}"

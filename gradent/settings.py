@@ -278,6 +278,10 @@ GRADENT_NOTIFY_TRANSPORTS = env_json("GRADENT_NOTIFY_TRANSPORTS", {})
 # cycle, and your own action handlers: {"name": "package.module.callable"}.
 GRADENT_AUTONOMY_HOST_METRICS = env_bool("GRADENT_AUTONOMY_HOST_METRICS", True)
 GRADENT_AUTONOMY_ACTION_HANDLERS = env_json("GRADENT_AUTONOMY_ACTION_HANDLERS", {})
+# Metric points and events older than this are deleted; points older than RAW_DAYS are
+# downsampled to one per metric per hour.
+GRADENT_AUTONOMY_RETENTION_DAYS = env_int("GRADENT_AUTONOMY_RETENTION_DAYS", 90, minimum=1)
+GRADENT_AUTONOMY_RAW_DAYS = env_int("GRADENT_AUTONOMY_RAW_DAYS", 7, minimum=1)
 # A schedule slot fired later than this counts as missed (the dispatcher was down).
 GRADENT_FIRE_LATE_SECONDS = env_int("GRADENT_FIRE_LATE_SECONDS", 60, minimum=1)
 # How often the dispatcher mines history for suggestions; 0 turns mining off.
