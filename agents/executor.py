@@ -30,6 +30,7 @@ from agents.providers.base import Provider, ProviderError, RunContext
 from agents.services import agent_record_outcome, release_waiting_run
 from agents.tools import get_tool
 from agents.tools.base import FinishRun, Tool, ToolContext, ToolError
+from gradent.lib.jsonutil import jsonable
 from gradent.lib.prompting import fence_untrusted
 
 logger = logging.getLogger(__name__)
@@ -330,8 +331,8 @@ class Executor:
             kind=kind,
             name=name[:120],
             status=RunStep.Status.ERROR if error else RunStep.Status.OK,
-            input=_jsonable(input),
-            output=_jsonable(output),
+            input=jsonable(input),
+            output=jsonable(output),
             error=error,
             started_at=started_at,
             duration_ms=int((time.monotonic() - t0) * 1000),
@@ -411,11 +412,3 @@ def after_run_finished(run: Run) -> None:
     elif run.status in (RunStatus.FAILED, RunStatus.TIMED_OUT):
         events.publish(events.RUN_FAILED, run=run)
     release_waiting_run(agent_id=run.agent_id)
-
-
-def _jsonable(value: Any) -> Any:
-    try:
-        json.dumps(value)
-        return value
-    except (TypeError, ValueError):
-        return json.loads(json.dumps(value, default=str))

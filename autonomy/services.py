@@ -28,6 +28,7 @@ from autonomy.models import (
     MetricRule,
 )
 from autonomy.patterns import quiet_hours, recurring_events
+from gradent.lib.jsonutil import jsonable
 from notifications.models import Channel, ChannelKind, NotifyEvent
 from notifications.services import notify_event
 from workspaces.models import Workspace
@@ -364,7 +365,7 @@ def analyse_patterns(workspace: Workspace, *, now: datetime) -> list[int]:
                     title=f"Adapt to '{pattern['event_type']}' recurring {when}"[:200],
                     priority=4,
                     cause=cause,
-                    evidence={"pattern": _jsonable(pattern)},
+                    evidence={"pattern": jsonable(pattern)},
                     created=now,
                     expires_at=now + GOAL_LIFETIME,
                 )
@@ -549,7 +550,7 @@ def action_run(
             result = dict(result) if isinstance(result, dict) else {"success": True}
         if result.get("success", True) is False:
             raise ActionFailed(str(result.get("error") or "the handler reported failure"))
-        action.result = _jsonable(result)
+        action.result = jsonable(result)
     except Exception as exc:
         action.status = GoalAction.Status.FAILED
         action.error = f"{exc.__class__.__name__}: {exc}" if not isinstance(exc, ActionFailed) else str(exc)
@@ -601,7 +602,7 @@ def goal_task(goal: Goal) -> str:
     if not goal.metric_name or goal.threshold is None:
         return (
             f"Autonomous goal #{goal.pk} ({goal.get_goal_type_display()}): {goal.title}. "
-            f"Evidence: {_jsonable(goal.evidence)}."
+            f"Evidence: {jsonable(goal.evidence)}."
         )
     breach_info = (goal.evidence or {}).get("breach") or {}
     when = f" around {breach_info['at']}" if breach_info.get("at") else ""
@@ -620,9 +621,3 @@ def executor_run(config: AutonomousConfig, *, task: str, source_ref: str = ""):
             source_ref=source_ref or f"autonomy:{config.workspace_id}",
             input={"task": task},
         )
-
-
-def _jsonable(value: Any) -> Any:
-    import json
-
-    return json.loads(json.dumps(value, default=str))

@@ -17,6 +17,7 @@ from django.utils import timezone
 from agents import events as agent_events
 from agents.models import Agent, Run, RunSource
 from agents.services import record_missed_run, start_run
+from gradent.lib.jsonutil import jsonable
 from gradent.lib.templating import TemplateError, render_string
 from proactive import timing
 from proactive.models import Monitor, MonitorCheck, Schedule, Trigger, WebhookDelivery
@@ -243,7 +244,7 @@ def monitor_check(monitor_id: int, *, now: datetime | None = None) -> MonitorChe
             monitor=monitor,
             checked_at=now,
             result=result,
-            values=_jsonable(values),
+            values=jsonable(values),
             summary=summary[:300],
             error=error,
             duration_ms=duration_ms,
@@ -287,7 +288,7 @@ def _monitor_run(monitor: Monitor, values: dict, now: datetime, *, why: str) -> 
             "monitor": monitor.name,
             "state": monitor.state,
             "condition": monitor.condition,
-            "values": _jsonable(values),
+            "values": jsonable(values),
         },
     )
 
@@ -450,9 +451,3 @@ def webhook_replay(delivery: WebhookDelivery, *, dry_run: bool = False) -> dict:
     )
     return {"ok": run is not None, "reason": why, "task": task, "run_id": run.pk if run else None,
             "delivery_id": replay.pk}  # fmt: skip
-
-
-def _jsonable(value: Any) -> Any:
-    import json
-
-    return json.loads(json.dumps(value, default=str))

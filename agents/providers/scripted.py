@@ -39,6 +39,7 @@ from agents.providers.base import (
     deep_copy_json,
     settings_error,
 )
+from gradent.lib.jsonutil import jsonable
 from gradent.lib.templating import TemplateError, render, render_string
 
 _STEP_KEYS = {"tool", "args", "id"}
@@ -129,7 +130,7 @@ class ScriptedProvider(Provider):
                 usage=Usage(),
                 stop_reason=STOP_TOOL_CALLS,
                 request={"provider": self.name, "step": index, "template": deep_copy_json(step)},
-                raw={"tool_call": {"id": call.id, "name": call.name, "arguments": _jsonable(arguments)}},
+                raw={"tool_call": {"id": call.id, "name": call.name, "arguments": jsonable(arguments)}},
             )
 
         answer_template = self.settings.get("answer")
@@ -173,8 +174,3 @@ def build_template_context(context: RunContext, script: list[dict] | None = None
         "steps": steps,
         "last": outputs[-1] if outputs else None,
     }
-
-
-def _jsonable(value: Any) -> Any:
-    """Round-trip through JSON so ``raw`` holds only JSON types."""
-    return json.loads(json.dumps(value, default=str))
