@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db.models import F, Min
 from django.utils import timezone
 
 from agents import events
@@ -41,6 +43,24 @@ def enqueue_run(run_id: int) -> bool:
     return True
 
 
+def enqueue_runs(run_ids: Sequence[int]) -> int:
+    """Send many runs' tasks at once; returns how many were sent. On the ORM broker the
+    tasks are inserted in one statement (django-q2 has no bulk enqueue: see
+    agents/queueing.py); other brokers get one enqueue each. Runs whose task could not be
+    sent stay queued with no task and the dispatcher sends them again."""
+    from agents.queueing import enqueue_many
+
+    if len(run_ids) == 1:
+        return int(enqueue_run(run_ids[0]))
+    try:
+        enqueue_many(TASK_PATH, [((run_id,), f"run-{run_id}") for run_id in run_ids])
+    except Exception:
+        logger.exception("could not enqueue %s runs; the dispatcher will retry", len(run_ids))
+        Run.objects.filter(pk__in=run_ids, status=RunStatus.QUEUED).update(enqueued_at=None)
+        return 0
+    return len(run_ids)
+
+
 def _create_run(**fields) -> tuple[Run, bool]:
     """Create a run; when its slot already has one (another dispatcher or a re-delivered
     fire got there first), return that one instead, with created=False."""
@@ -54,132 +74,257 @@ def _create_run(**fields) -> tuple[Run, bool]:
         return Run.objects.get(slot_key=slot_key), False
 
 
-def _skip(
-    agent: Agent,
-    *,
-    thread,
-    source: str,
-    source_ref: str,
-    input: dict,
-    payload: dict,
-    reason: str,
-    policy: str,
-    scheduled_for=None,
-    slot_key=None,
-) -> Run:
-    now = timezone.now()
-    run, created = _create_run(
-        workspace_id=agent.workspace_id,
-        agent=agent,
-        thread=thread,
-        source=source,
-        source_ref=source_ref,
-        input=input,
-        payload=payload,
-        status=RunStatus.SKIPPED,
-        reason=reason,
-        max_attempts=agent.max_attempts,
-        overlap_policy=policy,
-        finished_at=now,
-        scheduled_for=scheduled_for,
-        slot_key=slot_key,
-    )
-    if created:
-        transaction.on_commit(lambda: events.publish(events.RUN_SKIPPED, run=run))
-    return run
+@dataclass
+class RunRequest:
+    """One run to start: the arguments of start_run."""
+
+    agent: Agent
+    source: str = RunSource.MANUAL
+    source_ref: str = ""
+    input: dict[str, Any] | None = None
+    payload: dict[str, Any] | None = None
+    not_before: datetime | None = None
+    thread: Thread | None = None
+    overlap_policy: str | None = None
+    scheduled_for: datetime | None = None
+    slot_key: str | None = None
 
 
-@transaction.atomic
-def start_run(
-    agent: Agent,
-    *,
-    source: str = RunSource.MANUAL,
-    source_ref: str = "",
-    input: dict[str, Any] | None = None,
-    payload: dict[str, Any] | None = None,
-    not_before: datetime | None = None,
-    thread: Thread | None = None,
-    overlap_policy: str | None = None,
-    scheduled_for: datetime | None = None,
-    slot_key: str | None = None,
-) -> Run:
+def start_run(agent: Agent, **request: Any) -> Run:
     """Create a Run and send it to the workers after commit.
 
     Returns the Run, which is `skipped` (with the reason) when the agent is paused, the
     overlap policy says so, or the workspace's hourly quota is used up. With a `slot_key`
     (a schedule's fire slot) the call is idempotent: the slot's existing run is returned.
     """
-    if slot_key:
-        existing = Run.objects.filter(slot_key=slot_key).first()
-        if existing is not None:
-            return existing
-    input = dict(input or {})
-    payload = dict(payload or {})
-    policy = overlap_policy or agent.overlap_policy
-    # Serialise starts per agent so two concurrent starters agree on the overlap decision
-    # (SQLite's IMMEDIATE transactions already serialise every writer).
-    agent = Agent.objects.select_for_update().get(pk=agent.pk)
-    thread = thread or agent.primary_thread()
-    common = dict(
-        thread=thread,
-        source=source,
-        source_ref=source_ref,
-        input=input,
-        payload=payload,
-        policy=policy,
-        scheduled_for=scheduled_for,
-        slot_key=slot_key,
-    )
+    return start_runs([RunRequest(agent, **request)])[0]
 
-    if not agent.enabled:
-        return _skip(agent, reason="Agent is disabled.", **common)
-    if agent.state == Agent.State.PAUSED:
-        return _skip(agent, reason=f"Agent is paused: {agent.state_reason or 'paused by a user'}", **common)
 
-    # Read only what the policy needs: an agent may have thousands of queued runs.
-    active_runs = agent.runs.filter(status__in=ACTIVE_STATUSES).order_by("id")
-    waiting = False
-    if policy == OverlapPolicy.SKIP:
-        first = active_runs.values_list("id", "status").first()
-        if first:
-            return _skip(agent, reason=f"Overlap policy 'skip': run #{first[0]} is still {first[1]}.", **common)
-    if policy == OverlapPolicy.QUEUE_ONE:
-        queued = active_runs.filter(status=RunStatus.QUEUED).values_list("id", flat=True).first()
-        if queued:
-            return _skip(agent, reason=f"Overlap policy 'queue one': run #{queued} is already waiting.", **common)
-        waiting = active_runs.filter(status=RunStatus.RUNNING).exists()
+class _Overlap:
+    """What the overlap policies of one agent need to know about its active runs, kept
+    up to date as a batch adds runs."""
 
-    if not RunCounter.take_slot(agent.workspace):
-        return _skip(
-            agent, reason=f"Workspace quota of {agent.workspace.run_quota} run starts per hour is used up.", **common
+    def __init__(self, first_queued: int | Run | None = None, first_running: int | None = None):
+        self.first_queued = first_queued
+        self.first_running = first_running
+
+    @property
+    def first_active(self) -> tuple[Any, str] | None:
+        candidates = [(self.first_queued, RunStatus.QUEUED), (self.first_running, RunStatus.RUNNING)]
+        candidates = [(ref, status) for ref, status in candidates if ref is not None]
+        # Existing runs (ids) are older than the batch's new ones (Run objects).
+        candidates.sort(key=lambda c: (isinstance(c[0], Run), c[0] if isinstance(c[0], int) else 0))
+        return candidates[0] if candidates else None
+
+
+def _overlaps(agent_ids: set[int]) -> dict[int, _Overlap]:
+    state = {agent_id: _Overlap() for agent_id in agent_ids}
+    if agent_ids:
+        rows = (
+            Run.objects.filter(agent_id__in=agent_ids, status__in=ACTIVE_STATUSES)
+            .order_by()
+            .values("agent_id", "status")
+            .annotate(first=Min("id"))
         )
+        for row in rows:
+            if row["status"] == RunStatus.QUEUED:
+                state[row["agent_id"]].first_queued = row["first"]
+            else:
+                state[row["agent_id"]].first_running = row["first"]
+    return state
 
-    if policy == OverlapPolicy.REPLACE:
-        for run in active_runs:
-            run_cancel(run, reason="Replaced by a newer run (overlap policy 'replace').")
 
+def _quota_available(workspace, hour: datetime) -> tuple[RunCounter | None, int]:
+    """The workspace's counter row for this hour (locked) and how many starts it allows."""
+    limit = workspace.run_quota
+    if limit == 0:
+        return None, 0
+    for _ in range(2):
+        counter = RunCounter.objects.select_for_update().filter(workspace=workspace, hour=hour).first()
+        if counter is not None:
+            return counter, max(0, limit - counter.count)
+        try:
+            with transaction.atomic():
+                RunCounter.objects.create(workspace=workspace, hour=hour, count=0)
+        except IntegrityError:
+            continue  # another starter created it first: go round and lock it
+    raise RuntimeError(f"could not lock the run counter of workspace {workspace.pk}")  # pragma: no cover
+
+
+@transaction.atomic
+def start_runs(requests: Sequence[RunRequest]) -> list[Run]:
+    """Start many runs at once: a tick's due schedules, a batch of webhook deliveries.
+
+    Each request gets exactly the decision start_run would give it if the requests were
+    started one after another (slot already taken, agent disabled or paused, overlap
+    policy, hourly quota), with a fixed number of queries per batch instead of per run.
+    Agents and quota counters are locked in id order, so concurrent batches cannot
+    deadlock. Returns one Run per request; the new queued ones go to the workers after
+    commit, in bulk.
+    """
+    if not requests:
+        return []
     now = timezone.now()
-    delayed = not_before is not None and not_before > now
-    run, created = _create_run(
-        workspace_id=agent.workspace_id,
-        agent=agent,
-        thread=thread,
-        source=source,
-        source_ref=source_ref,
-        input=input,
-        payload=payload,
-        status=RunStatus.QUEUED,
-        reason="Waiting for the running run to finish." if waiting else "",
-        max_attempts=agent.max_attempts,
-        overlap_policy=policy,
-        not_before=not_before,
-        enqueued_at=None if (delayed or waiting) else now,
-        scheduled_for=scheduled_for,
-        slot_key=slot_key,
-    )
-    if created and not (delayed or waiting):
-        transaction.on_commit(lambda: enqueue_run(run.pk))
-    return run
+    results: list[Run | None] = [None] * len(requests)
+
+    keys = {r.slot_key for r in requests if r.slot_key}
+    taken: dict[str, Run] = {run.slot_key: run for run in Run.objects.filter(slot_key__in=keys)} if keys else {}
+
+    # Serialise starts per agent so concurrent starters agree on the overlap decision
+    # (SQLite's IMMEDIATE transactions already serialise every writer).
+    agent_ids = sorted({r.agent.pk for r in requests})
+    agents = {
+        agent.pk: agent
+        for agent in Agent.objects.select_for_update(of=("self",))
+        .select_related("workspace")
+        .filter(pk__in=agent_ids)
+        .order_by("pk")
+    }
+    missing = set(agent_ids) - set(agents)
+    if missing:
+        raise Agent.DoesNotExist(f"agents {sorted(missing)} no longer exist")
+    threads = {
+        thread.agent_id: thread
+        for thread in Thread.objects.filter(agent_id__in=agent_ids, is_primary=True).order_by("-pk")
+    }
+    policies = [r.overlap_policy or agents[r.agent.pk].overlap_policy for r in requests]
+    overlap = _overlaps({r.agent.pk for r, p in zip(requests, policies, strict=True) if p != OverlapPolicy.ALLOW})
+    hour = now.replace(minute=0, second=0, microsecond=0)
+    quota: dict[int, list] = {}  # workspace id -> [counter, available, taken]
+
+    new: list[tuple[int, Run]] = []
+    blocked: list[tuple[Run, int | Run]] = []  # skipped for overlap, and the run in the way
+    replaced: set[int] = set()
+    for index, (request, policy) in enumerate(zip(requests, policies, strict=True)):
+        if request.slot_key and request.slot_key in taken:
+            results[index] = taken[request.slot_key]
+            continue
+        agent = agents[request.agent.pk]
+        thread = request.thread
+        if thread is None:
+            thread = threads.get(agent.pk) or agent.primary_thread()
+            threads[agent.pk] = thread
+        run = Run(
+            workspace_id=agent.workspace_id,
+            agent=agent,
+            thread=thread,
+            source=request.source,
+            source_ref=request.source_ref,
+            input=dict(request.input or {}),
+            payload=dict(request.payload or {}),
+            max_attempts=agent.max_attempts,
+            overlap_policy=policy,
+            scheduled_for=request.scheduled_for,
+            slot_key=request.slot_key or None,
+        )
+        results[index] = run
+        new.append((index, run))
+        if request.slot_key:
+            taken[request.slot_key] = run
+        state = overlap.get(agent.pk)
+        reason, blocker = _refusal(agent, policy, state)
+        if not reason:
+            workspace = agent.workspace
+            if workspace.pk not in quota:
+                quota[workspace.pk] = [*_quota_available(workspace, hour), 0]
+            counter, available, used = quota[workspace.pk]
+            if used >= available:
+                reason = f"Workspace quota of {workspace.run_quota} run starts per hour is used up."
+            else:
+                quota[workspace.pk][2] += 1
+        if reason:
+            run.status, run.reason, run.finished_at = RunStatus.SKIPPED, reason, now
+            if isinstance(blocker, int):
+                run.reason = reason.format(blocker=blocker)
+            elif blocker is not None:
+                blocked.append((run, blocker))
+            continue
+
+        if policy == OverlapPolicy.REPLACE:
+            why = "Replaced by a newer run (overlap policy 'replace')."
+            if agent.pk not in replaced:
+                replaced.add(agent.pk)
+                _cancel_active(agent.pk, reason=why, now=now)
+            for _, earlier in new[:-1]:
+                if earlier.agent_id == agent.pk and earlier.status == RunStatus.QUEUED:
+                    earlier.status, earlier.reason, earlier.finished_at, earlier.enqueued_at = (
+                        RunStatus.CANCELLED, why, now, None,
+                    )  # fmt: skip
+        waiting = policy == OverlapPolicy.QUEUE_ONE and state.first_running is not None
+        delayed = request.not_before is not None and request.not_before > now
+        run.status = RunStatus.QUEUED
+        run.reason = "Waiting for the running run to finish." if waiting else ""
+        run.not_before = request.not_before
+        run.enqueued_at = None if (delayed or waiting) else now
+        if state is not None:
+            if state.first_queued is None:
+                state.first_queued = run
+            if policy == OverlapPolicy.REPLACE:
+                state.first_queued, state.first_running = run, None
+
+    for counter, _, used in quota.values():
+        if used:
+            RunCounter.objects.filter(pk=counter.pk).update(count=F("count") + used)
+    _insert(new, results)
+    for run, blocker in blocked:  # the run in the way was one of this batch's
+        run.reason = run.reason.format(blocker=blocker.pk)
+    if blocked:
+        Run.objects.bulk_update([run for run, _ in blocked if run.pk], ["reason"], batch_size=500)
+    skipped = [run for _, run in new if run.status == RunStatus.SKIPPED and run.pk]
+    send = [run.pk for _, run in new if run.status == RunStatus.QUEUED and run.enqueued_at and run.pk]
+    if skipped:
+        transaction.on_commit(lambda: _announce_skipped(skipped))
+    if send:
+        transaction.on_commit(lambda: enqueue_runs(send))
+    return results  # type: ignore[return-value]
+
+
+def _announce_skipped(runs: list[Run]) -> None:
+    for run in runs:
+        events.publish(events.RUN_SKIPPED, run=run)
+
+
+def _refusal(agent: Agent, policy: str, state: _Overlap | None) -> tuple[str, int | Run | None]:
+    """Why this agent must not start a run now ("" if it may), and the run in the way
+    (its id goes where the reason says {blocker} once the batch is inserted)."""
+    if not agent.enabled:
+        return "Agent is disabled.", None
+    if agent.state == Agent.State.PAUSED:
+        return f"Agent is paused: {agent.state_reason or 'paused by a user'}", None
+    if policy == OverlapPolicy.SKIP and state.first_active:
+        ref, status = state.first_active
+        return f"Overlap policy 'skip': run #{{blocker}} is still {status}.", ref
+    if policy == OverlapPolicy.QUEUE_ONE and state.first_queued is not None:
+        return "Overlap policy 'queue one': run #{blocker} is already waiting.", state.first_queued
+    return "", None
+
+
+def _cancel_active(agent_id: int, *, reason: str, now: datetime) -> None:
+    """The database side of overlap policy 'replace' (as run_cancel does for one run)."""
+    active = Run.objects.filter(agent_id=agent_id)
+    active.filter(status=RunStatus.QUEUED).update(status=RunStatus.CANCELLED, reason=reason, finished_at=now)
+    active.filter(status=RunStatus.RUNNING).update(cancel_requested=True, reason=reason)
+
+
+def _insert(new: list[tuple[int, Run]], results: list[Run | None]) -> None:
+    """Insert the batch's runs in one statement. If a slot was taken meanwhile (a
+    concurrent starter on PostgreSQL), fall back to one insert each, which returns the
+    slot's existing run."""
+    runs = [run for _, run in new]
+    try:
+        with transaction.atomic():
+            Run.objects.bulk_create(runs, batch_size=500)
+    except IntegrityError:
+        for index, run in new:
+            fields = {f.attname: getattr(run, f.attname) for f in Run._meta.concrete_fields if not f.primary_key}
+            for auto in ("created", "updated"):
+                fields.pop(auto, None)
+            created, was_new = _create_run(**fields)
+            if not was_new:
+                run.status = ""  # not ours: neither announced nor sent
+            else:
+                run.pk = created.pk
+            results[index] = created
 
 
 def record_missed_run(

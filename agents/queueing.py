@@ -1,0 +1,65 @@
+"""Bulk enqueue for django-q2.
+
+django-q2 enqueues one task per `async_task` call; on its ORM broker that is one INSERT
+(and one `close_old_connections()`) per task, which caps how fast a dispatcher tick can
+hand thousands of due runs to the workers. `enqueue_many` builds the same signed package
+`async_task` builds (id and name, func, args, kwargs, started, and the cluster-wide
+cached / sync / ack_failure options) and, on the ORM broker, inserts every package in one
+statement. Other brokers get `broker.enqueue` per package. tests/agents/test_queueing.py
+checks the packages against `async_task`'s own, so a django-q2 upgrade that changes the
+format fails there, not in production.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from django.utils import timezone
+
+
+def package(func: str, args: tuple, name: str | None = None) -> dict:
+    """The task dict `async_task(func, *args, task_name=name)` would enqueue."""
+    from django_q.conf import Conf
+    from django_q.humanhash import uuid
+
+    tag = uuid()
+    task = {"id": tag[1], "name": name or tag[0], "func": func, "args": args}
+    if Conf.CACHED:
+        task["cached"] = Conf.CACHED
+    if Conf.SYNC:
+        task["sync"] = Conf.SYNC
+    if Conf.ACK_FAILURES:
+        task["ack_failure"] = Conf.ACK_FAILURES
+    task["kwargs"] = {}
+    task["started"] = timezone.now()
+    return task
+
+
+def enqueue_many(func: str, calls: Iterable[tuple[tuple, str | None]]) -> list[str]:
+    """Enqueue `func(*args)` for each (args, task name); returns the task ids."""
+    from django_q.brokers import get_broker
+    from django_q.brokers.orm import ORM
+    from django_q.conf import Conf
+    from django_q.models import OrmQ
+    from django_q.signals import pre_enqueue
+    from django_q.signing import SignedPackage
+    from django_q.tasks import async_task
+
+    tasks = [package(func, args, name) for args, name in calls]
+    if Conf.SYNC:  # tests and debugging: run each now, as async_task does
+        return [async_task(func, *task["args"], task_name=task["name"]) for task in tasks]
+    broker = get_broker()
+    packs = []
+    for task in tasks:
+        pre_enqueue.send(sender="django_q", task=task)
+        packs.append(SignedPackage.dumps(task))
+    if isinstance(broker, ORM):
+        now = timezone.now()
+        key = broker.list_key or Conf.CLUSTER_NAME
+        OrmQ.objects.using(Conf.ORM).bulk_create(
+            [OrmQ(key=key, payload=pack, lock=now) for pack in packs], batch_size=500
+        )
+    else:
+        for pack in packs:
+            broker.enqueue(pack)
+    return [task["id"] for task in tasks]
