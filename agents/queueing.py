@@ -7,14 +7,28 @@ hand thousands of due runs to the workers. `enqueue_many` builds the same signed
 cached / sync / ack_failure options) and, on the ORM broker, inserts every package in one
 statement. Other brokers get `broker.enqueue` per package. tests/agents/test_queueing.py
 checks the packages against `async_task`'s own, so a django-q2 upgrade that changes the
-format fails there, not in production.
+format fails there, not in production. On the ORM broker the caller may enqueue inside
+its own transaction (`atomic_with_the_database`), so a run and its task are committed
+together.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from uuid import uuid4
 
+from django.db import connections
 from django.utils import timezone
+
+
+def atomic_with_the_database() -> bool:
+    """True when tasks are rows of the default database (the ORM broker), so a run and its
+    task can be committed together."""
+    from django_q.brokers import get_broker
+    from django_q.brokers.orm import ORM
+    from django_q.conf import Conf
+
+    return not Conf.SYNC and Conf.ORM == "default" and isinstance(get_broker(), ORM)
 
 
 def package(func: str, args: tuple, name: str | None = None) -> dict:
@@ -22,8 +36,11 @@ def package(func: str, args: tuple, name: str | None = None) -> dict:
     from django_q.conf import Conf
     from django_q.humanhash import uuid
 
-    tag = uuid()
-    task = {"id": tag[1], "name": name or tag[0], "func": func, "args": args}
+    if name:  # the humanised name is only needed when there is none
+        task = {"id": uuid4().hex, "name": name, "func": func, "args": args}
+    else:
+        tag = uuid()
+        task = {"id": tag[1], "name": tag[0], "func": func, "args": args}
     if Conf.CACHED:
         task["cached"] = Conf.CACHED
     if Conf.SYNC:
@@ -54,11 +71,15 @@ def enqueue_many(func: str, calls: Iterable[tuple[tuple, str | None]]) -> list[s
         pre_enqueue.send(sender="django_q", task=task)
         packs.append(SignedPackage.dumps(task))
     if isinstance(broker, ORM):
-        now = timezone.now()
+        connection = connections[Conf.ORM]
+        lock = connection.ops.adapt_datetimefield_value(timezone.now())
         key = broker.list_key or Conf.CLUSTER_NAME
-        OrmQ.objects.using(Conf.ORM).bulk_create(
-            [OrmQ(key=key, payload=pack, lock=now) for pack in packs], batch_size=500
-        )
+        with connection.cursor() as cursor:
+            cursor.executemany(
+                f"INSERT INTO {connection.ops.quote_name(OrmQ._meta.db_table)} (key, payload, lock) "  # noqa: S608
+                "VALUES (%s, %s, %s)",
+                [(key, pack, lock) for pack in packs],
+            )
     else:
         for pack in packs:
             broker.enqueue(pack)

@@ -22,6 +22,7 @@ from agents.models import (
     RunStatus,
     Thread,
 )
+from gradent.lib.bulkinsert import bulk_insert
 from workspaces.models import RunCounter
 
 logger = logging.getLogger(__name__)
@@ -53,7 +54,8 @@ def enqueue_runs(run_ids: Sequence[int]) -> int:
     if len(run_ids) == 1:
         return int(enqueue_run(run_ids[0]))
     try:
-        enqueue_many(TASK_PATH, [((run_id,), f"run-{run_id}") for run_id in run_ids])
+        with transaction.atomic():
+            enqueue_many(TASK_PATH, [((run_id,), f"run-{run_id}") for run_id in run_ids])
     except Exception:
         logger.exception("could not enqueue %s runs; the dispatcher will retry", len(run_ids))
         Run.objects.filter(pk__in=run_ids, status=RunStatus.QUEUED).update(enqueued_at=None)
@@ -76,9 +78,9 @@ def _create_run(**fields) -> tuple[Run, bool]:
 
 @dataclass
 class RunRequest:
-    """One run to start: the arguments of start_run."""
+    """One run to start: the arguments of start_run (the agent, or its id)."""
 
-    agent: Agent
+    agent: Agent | int
     source: str = RunSource.MANUAL
     source_ref: str = ""
     input: dict[str, Any] | None = None
@@ -88,6 +90,10 @@ class RunRequest:
     overlap_policy: str | None = None
     scheduled_for: datetime | None = None
     slot_key: str | None = None
+
+    @property
+    def agent_id(self) -> int:
+        return self.agent if isinstance(self.agent, int) else self.agent.pk
 
 
 def start_run(agent: Agent, **request: Any) -> Run:
@@ -172,7 +178,7 @@ def start_runs(requests: Sequence[RunRequest]) -> list[Run]:
 
     # Serialise starts per agent so concurrent starters agree on the overlap decision
     # (SQLite's IMMEDIATE transactions already serialise every writer).
-    agent_ids = sorted({r.agent.pk for r in requests})
+    agent_ids = sorted({r.agent_id for r in requests})
     agents = {
         agent.pk: agent
         for agent in Agent.objects.select_for_update(of=("self",))
@@ -187,8 +193,8 @@ def start_runs(requests: Sequence[RunRequest]) -> list[Run]:
         thread.agent_id: thread
         for thread in Thread.objects.filter(agent_id__in=agent_ids, is_primary=True).order_by("-pk")
     }
-    policies = [r.overlap_policy or agents[r.agent.pk].overlap_policy for r in requests]
-    overlap = _overlaps({r.agent.pk for r, p in zip(requests, policies, strict=True) if p != OverlapPolicy.ALLOW})
+    policies = [r.overlap_policy or agents[r.agent_id].overlap_policy for r in requests]
+    overlap = _overlaps({r.agent_id for r, p in zip(requests, policies, strict=True) if p != OverlapPolicy.ALLOW})
     hour = now.replace(minute=0, second=0, microsecond=0)
     quota: dict[int, list] = {}  # workspace id -> [counter, available, taken]
 
@@ -199,7 +205,7 @@ def start_runs(requests: Sequence[RunRequest]) -> list[Run]:
         if request.slot_key and request.slot_key in taken:
             results[index] = taken[request.slot_key]
             continue
-        agent = agents[request.agent.pk]
+        agent = agents[request.agent_id]
         thread = request.thread
         if thread is None:
             thread = threads.get(agent.pk) or agent.primary_thread()
@@ -275,7 +281,12 @@ def start_runs(requests: Sequence[RunRequest]) -> list[Run]:
     if skipped:
         transaction.on_commit(lambda: _announce_skipped(skipped))
     if send:
-        transaction.on_commit(lambda: enqueue_runs(send))
+        from agents.queueing import atomic_with_the_database
+
+        if len(send) > 1 and atomic_with_the_database():
+            enqueue_runs(send)  # the runs and their tasks are committed together
+        else:
+            transaction.on_commit(lambda: enqueue_runs(send))
     return results  # type: ignore[return-value]
 
 
@@ -313,7 +324,7 @@ def _insert(new: list[tuple[int, Run]], results: list[Run | None]) -> None:
     runs = [run for _, run in new]
     try:
         with transaction.atomic():
-            Run.objects.bulk_create(runs, batch_size=500)
+            bulk_insert(runs)
     except IntegrityError:
         for index, run in new:
             fields = {f.attname: getattr(run, f.attname) for f in Run._meta.concrete_fields if not f.primary_key}

@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import re
 import time
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -16,7 +17,7 @@ from django.utils import timezone
 
 from agents import events as agent_events
 from agents.models import Agent, Run, RunSource
-from agents.services import record_missed_run, start_run
+from agents.services import RunRequest, record_missed_run, start_run
 from gradent.lib.jsonutil import jsonable
 from gradent.lib.templating import TemplateError, render_string
 from proactive import timing
@@ -107,6 +108,50 @@ def _fire_slot(schedule: Schedule, slot: datetime, *, extra_input: dict | None =
         slot_key=schedule.slot_key(slot),
         not_before=not_before,
         overlap_policy=schedule.overlap_policy or None,
+    )
+
+
+@dataclass
+class SimpleFire:
+    """A schedule whose due fire is its one on-time slot: what a batch needs to fire it."""
+
+    schedule: Schedule
+    slot: datetime
+    next_fire_at: datetime | None
+    enabled: bool
+    request: RunRequest
+
+
+def plan_simple_fire(schedule: Schedule, *, now: datetime) -> SimpleFire | None:
+    """The batch plan for a schedule whose only due slot is on time (the usual case), or
+    None when it needs schedule_fire_due (missed slots, catch-up) or its timing raises."""
+    slot = schedule.next_fire_at
+    if slot is None or slot > now or (now - slot).total_seconds() > settings.GRADENT_FIRE_LATE_SECONDS:
+        return None
+    try:
+        following = timing.next_fire_shared(after=slot, **schedule.timing_kwargs())
+    except Exception:
+        return None  # schedule_fire_due meets the error and disables the schedule
+    if following is not None and following <= now:
+        return None  # more than one slot is due
+    not_before = None
+    if schedule.jitter_seconds:
+        not_before = timing.jittered(slot, schedule.jitter_seconds, seed=schedule.source_ref)
+    return SimpleFire(
+        schedule=schedule,
+        slot=slot,
+        next_fire_at=following,
+        enabled=not (following is None and schedule.kind == Schedule.Kind.ONCE),
+        request=RunRequest(
+            schedule.agent_id,
+            source=RunSource.SCHEDULE,
+            source_ref=schedule.source_ref,
+            input=_schedule_input(schedule),
+            scheduled_for=slot,
+            slot_key=schedule.slot_key(slot),
+            not_before=not_before,
+            overlap_policy=schedule.overlap_policy or None,
+        ),
     )
 
 

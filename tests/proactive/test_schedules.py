@@ -274,3 +274,42 @@ def test_tick_cost_does_not_depend_on_schedules_that_are_not_due(django_assert_m
         make_schedule(agent, now=now, name=f"s{i}")
     with django_assert_max_num_queries(4):
         tick(now + timedelta(minutes=30))
+
+
+def test_many_due_schedules_fire_in_batches_with_a_bounded_number_of_queries(django_assert_max_num_queries):
+    """The dispatcher's hot path: 300 schedules of 3 agents due in the same second fire in
+    one batch (not one transaction per schedule), each exactly once, each advanced."""
+    first = make_agent(name="agent 0")
+    agents = [first] + [make_agent(name=f"agent {i}", workspace=first.workspace) for i in (1, 2)]
+    before = utc(2026, 3, 1, 8, 0)
+    schedules = [make_schedule(agents[i % 3], now=before, name=f"s{i}", cron_expression="0 9 * * *")
+                 for i in range(300)]  # fmt: skip
+    with django_assert_max_num_queries(60):  # one by one, 300 took > 2,000
+        assert tick(utc(2026, 3, 1, 9, 0, 1)).done == 300
+    tick(utc(2026, 3, 1, 9, 0, 2))
+    by_slot = Run.objects.filter(scheduled_for=utc(2026, 3, 1, 9, 0))
+    assert by_slot.count() == 300 and by_slot.filter(status="queued").count() == 300
+    assert set(by_slot.values_list("source_ref", flat=True)) == {s.source_ref for s in schedules}
+    advanced = Schedule.objects.filter(next_fire_at=utc(2026, 3, 2, 9, 0), last_fire_at=utc(2026, 3, 1, 9, 0))
+    assert advanced.count() == 300
+    last_runs = dict(Schedule.objects.values_list("id", "last_run__source_ref"))
+    assert all(last_runs[s.pk] == s.source_ref for s in schedules)
+
+
+def test_a_batch_fires_late_schedules_on_their_own_and_keeps_a_broken_one_out():
+    """In one tick: on-time schedules go through the batch; one whose slots were missed
+    takes the misfire path; a broken one is disabled; the others are not held up."""
+    agent = make_agent()
+    start = utc(2026, 3, 1, 8, 0)
+    on_time = [make_schedule(agent, now=start, name=f"ok{i}") for i in range(5)]
+    late = make_schedule(agent, now=start, name="late", cron_expression="*/10 * * * *", misfire_policy="run_once")
+    Schedule.objects.filter(pk=late.pk).update(next_fire_at=utc(2026, 3, 1, 8, 10))
+    broken = make_schedule(agent, now=start, name="broken")
+    Schedule.objects.filter(pk=broken.pk).update(cron_expression="61 9 * * *")
+    tick(utc(2026, 3, 1, 9, 0, 1))
+    assert all(len(runs_of(s)) == 1 for s in on_time)
+    late_runs = runs_of(late)
+    assert [r.status for r in late_runs] == ["missed", "queued"]
+    assert late_runs[1].scheduled_for == utc(2026, 3, 1, 9, 0)
+    broken.refresh_from_db()
+    assert not broken.enabled and broken.error and runs_of(broken) == []
