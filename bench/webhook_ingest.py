@@ -11,8 +11,11 @@ server, measured in the same run.
 
 A webhook (Standard Webhooks scheme, rate limit off) fires a trigger of a no-op scripted
 agent; every delivery is signed with a unique webhook-id (signed before the clock starts),
-so each one is verified, stored (WebhookDelivery), de-duplicated and starts a Run (queued:
-no workers run, so the ingest path alone is measured).
+so each one is verified, de-duplicated and stored (WebhookDelivery) before the 202. A real
+`manage.py dispatch` runs meanwhile, as under `up`, and starts the deliveries' runs in
+batches (queued: no workers run); `delivery_to_run_lag_s` is Run.created -
+WebhookDelivery.received_at, and the bench waits until every accepted delivery has its
+run.
 
 (a) max rate: `--clients` threads, each with a keep-alive connection, send as fast as they
     get answers for `--seconds` (at most `--max-requests`), bare and webhook alternately
@@ -221,6 +224,20 @@ def fixed_rate(port: int, target: Target, *, rate: float, seconds: float, client
     }
 
 
+def lag_percentiles() -> dict:
+    from proactive.models import WebhookDelivery
+
+    rows = WebhookDelivery.objects.filter(run__isnull=False).values_list("received_at", "run__created")
+    lags = sorted((created - received).total_seconds() for received, created in rows)
+    if not lags:
+        return {}
+
+    def rank(p: float) -> float:
+        return round(lags[max(0, math.ceil(p / 100 * len(lags)) - 1)], 3)
+
+    return {"p50": rank(50), "p90": rank(90), "p99": rank(99), "max": rank(100), "runs": len(lags)}
+
+
 # --- setup ----------------------------------------------------------------------------------------
 def make_webhook():
     from django.contrib.auth import get_user_model
@@ -293,13 +310,15 @@ def measure(options, tmp: Path) -> dict:
     from django.db.models import Count
 
     from agents.models import Run
-    from bench.run_throughput import free_port, wait_for
+    from bench.run_throughput import Service, free_port, wait_for
     from proactive.models import WebhookDelivery
 
     call_command("migrate", interactive=False, verbosity=0)
     webhook, secret = make_webhook()
     port = free_port()
     server = start_server(port, tmp)
+    # As `up` runs it: the dispatcher starts the runs of accepted deliveries meanwhile.
+    dispatcher = Service("dispatch", ["dispatch"], tmp)
     bare = Target("bare", "/bench/bare")
     hook = Target("webhook", f"/api/hooks/{webhook.url_path}", secret=secret)
 
@@ -337,11 +356,15 @@ def measure(options, tmp: Path) -> dict:
                 port, target, rate=options.rate, seconds=options.seconds, clients=options.clients
             )
         server.check()
+        pending = WebhookDelivery.objects.filter(pending=True)
+        wait_for(lambda: not pending.exists(), timeout=120, interval=0.2, what="every run", services=[dispatcher])
     except Exception:
         print(f"--- gunicorn.log ---\n{server.output()[-5000:]}", file=sys.stderr)
+        print(f"--- dispatch.log ---\n{dispatcher.output()[-5000:]}", file=sys.stderr)
         raise
     finally:
         server.stop()
+        dispatcher.stop()
 
     bare_rate = statistics.median(r["per_s"] for r in runs["bare"])
     hook_rate = statistics.median(r["per_s"] for r in runs["webhook"])
@@ -371,6 +394,8 @@ def measure(options, tmp: Path) -> dict:
             "deliveries_stored": stored,
             "runs_started": Run.objects.count(),
         },
+        # Answered first; the dispatcher (one process, as in `up`) starts the runs.
+        delivery_to_run_lag_s=lag_percentiles(),
     )
     return result
 

@@ -1,26 +1,29 @@
 """Incoming webhooks: POST /api/hooks/<url_path>.
 
 A plain Django view, not DRF: the signature is checked over the raw bytes, and every
-delivery (accepted, duplicate, filtered or rejected) is stored before the answer.
+delivery (accepted, duplicate, filtered or rejected) is stored before the answer. An
+accepted delivery is answered 202 as soon as it is stored (`pending`); the dispatcher's
+webhook source starts the runs of pending deliveries in batches
+(proactive.services.webhook_start_pending), so the answer does not wait for the run.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
+import time
 from urllib.parse import parse_qs
 
+from django.conf import settings
 from django.core.cache import cache
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.http import HttpRequest, JsonResponse
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
-from agents.models import RunSource
 from proactive.models import Webhook, WebhookDelivery
-from proactive.services import trigger_fire, trigger_matches
+from proactive.services import trigger_matches
 from proactive.signatures import get_scheme
 from proactive.signatures.base import SignatureError
 
@@ -34,6 +37,32 @@ def _headers(request: HttpRequest) -> dict[str, str]:
     return {k.lower(): v for k, v in request.headers.items() if k.lower() not in _DROP_HEADERS}
 
 
+_webhooks: dict[str, tuple[float, Webhook | None]] = {}
+_WEBHOOKS_KEPT = 10_000
+
+
+def _webhook(url_path: str) -> Webhook | None:
+    """The webhook at this path (with its trigger), remembered for
+    GRADENT_WEBHOOK_CACHE_SECONDS: a busy hook costs one read per interval, not one per
+    delivery. Saving or deleting a webhook or trigger forgets everything in this process
+    (forget_webhooks); other processes see the change within the interval."""
+    ttl = settings.GRADENT_WEBHOOK_CACHE_SECONDS
+    now = time.monotonic()
+    kept = _webhooks.get(url_path)
+    if kept is not None and now - kept[0] < ttl:
+        return kept[1]
+    webhook = Webhook.objects.select_related("trigger").filter(url_path=url_path).first()
+    if ttl > 0:
+        if len(_webhooks) >= _WEBHOOKS_KEPT:
+            _webhooks.clear()
+        _webhooks[url_path] = (now, webhook)
+    return webhook
+
+
+def forget_webhooks(**kwargs) -> None:
+    _webhooks.clear()
+
+
 def _remote(request: HttpRequest) -> str | None:
     return request.META.get("REMOTE_ADDR") or None
 
@@ -43,13 +72,13 @@ def _delivery_id(verified) -> str:
     return ((verified.delivery_id if verified else None) or "")[:200]
 
 
-def _store(request, *, webhook, url_path, body, verdict, status, reason="", verified=None, run=None, headers=None):
+def _store(request, *, webhook, url_path, body, verdict, status, reason="", verified=None, pending=False):
     return WebhookDelivery.objects.create(
         webhook=webhook,
         workspace_id=webhook.workspace_id if webhook else None,
         url_path=url_path[:200],
         method=request.method,
-        headers=headers if headers is not None else _headers(request),
+        headers=_headers(request),
         body=body,
         body_size=len(body),
         delivery_id=_delivery_id(verified),
@@ -58,7 +87,7 @@ def _store(request, *, webhook, url_path, body, verdict, status, reason="", veri
         status_code=status,
         reason=reason[:300],
         remote_addr=_remote(request),
-        run=run,
+        pending=pending,
     )
 
 
@@ -107,14 +136,12 @@ def _rate_limited(webhook: Webhook) -> bool:
 @csrf_exempt
 @require_POST
 def receive(request: HttpRequest, url_path: str) -> JsonResponse:
-    webhook = Webhook.objects.select_related("trigger", "trigger__agent").filter(url_path=url_path).first()
+    webhook = _webhook(url_path)
     body = b""
     verified = None
 
-    def reply(verdict: str, status: int, reason: str = "", *, run=None, with_run=False, **answer) -> JsonResponse:
+    def reply(verdict: str, status: int, reason: str = "", **answer) -> JsonResponse:
         """Store the delivery, whatever its verdict, then answer."""
-        if with_run:
-            answer["run"] = run.pk if run else None
         delivery = _store(
             request,
             webhook=webhook,
@@ -124,7 +151,6 @@ def receive(request: HttpRequest, url_path: str) -> JsonResponse:
             status=status,
             reason=reason,
             verified=verified,
-            run=run,
         )
         return _answer(delivery, status, **answer)
 
@@ -162,30 +188,19 @@ def receive(request: HttpRequest, url_path: str) -> JsonResponse:
         reply("accepted", 200, "url_verification")
         return JsonResponse({"challenge": str(payload.get("challenge", ""))}, status=200)
 
-    with transaction.atomic():
-        if (
-            verified.delivery_id
-            and WebhookDelivery.objects.filter(
-                webhook=webhook, delivery_id=_delivery_id(verified), verdict=WebhookDelivery.Verdict.ACCEPTED
-            ).exists()
-        ):
-            return reply("duplicate", 200, "already received")
-        trigger = webhook.trigger
-        matches, why = trigger_matches(trigger, payload=payload, event_type=verified.event_type)
-        if not matches:
-            return reply("filtered", 202, why, detail=why)
-        slot = None
-        if verified.delivery_id:  # Run.slot_key holds 200 characters; ids may be longer
-            key = verified.delivery_id
-            key = key if len(key) <= 150 else hashlib.sha256(key.encode()).hexdigest()
-            slot = f"webhook:{webhook.pk}:{key}"
-        run, why = trigger_fire(
-            trigger,
-            payload=payload,
-            event_type=verified.event_type,
-            source=RunSource.WEBHOOK,
-            slot_key=slot,
-            check_filters=False,
-        )
-        reason = why or (run.reason if run and run.status == "skipped" else "")
-        return reply("accepted" if run else "filtered", 202, reason, run=run, with_run=True)
+    trigger = webhook.trigger
+    matches, why = trigger_matches(trigger, payload=payload, event_type=verified.event_type)
+    if matches and not trigger.enabled:
+        matches, why = False, "trigger is disabled"
+    if not matches:
+        return reply("filtered", 202, why, detail=why)
+    # Answer now; the dispatcher's webhook source starts the run (within a tick), in
+    # batches. A redelivered message is caught by the unique constraint on accepted
+    # delivery ids, not by a read first.
+    try:
+        with transaction.atomic():
+            delivery = _store(request, webhook=webhook, url_path=url_path, body=body, verdict="accepted",
+                              status=202, verified=verified, pending=True)  # fmt: skip
+    except IntegrityError:
+        return reply("duplicate", 200, "already received")
+    return _answer(delivery, 202)

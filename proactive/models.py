@@ -275,6 +275,9 @@ class WebhookDelivery(models.Model):
     reason = models.CharField(max_length=300, blank=True)
     remote_addr = models.GenericIPAddressField(null=True, blank=True)
     run = models.ForeignKey(Run, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    pending = models.BooleanField(
+        default=False, help_text="Accepted and answered; the dispatcher has not started its run yet."
+    )
     replay_of = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="replays")
 
     class Meta:
@@ -283,6 +286,17 @@ class WebhookDelivery(models.Model):
             # The webhook page's delivery list; duplicate detection by delivery id.
             models.Index(fields=["webhook", "-received_at"], name="delivery_recent"),
             models.Index(fields=["webhook", "delivery_id"], name="delivery_id_lookup"),
+            # The dispatcher's webhook source: accepted deliveries waiting for their run.
+            models.Index(fields=["id"], name="delivery_pending", condition=Q(pending=True)),
+        ]
+        constraints = [
+            # A redelivered message (same webhook-id / X-GitHub-Delivery) is accepted once;
+            # the second insert fails and is stored as a duplicate.
+            models.UniqueConstraint(
+                fields=["webhook", "delivery_id"],
+                condition=Q(verdict="accepted", replay_of__isnull=True) & ~Q(delivery_id=""),
+                name="delivery_accepted_once",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -3,6 +3,7 @@ deliveries. Every run starts through agents.services.start_run."""
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import re
 import time
@@ -435,22 +436,119 @@ def trigger_fire(
         ok, why = trigger_matches(trigger, payload=payload, event_type=event_type)
         if not ok:
             return None, why
+    run = start_run(
+        trigger.agent,
+        source=source,
+        source_ref=f"trigger:{trigger.pk}",
+        input=_trigger_input(trigger, payload, event_type),
+        payload=payload,
+        slot_key=slot_key,
+    )
+    Trigger.objects.filter(pk=trigger.pk).update(fire_count=F("fire_count") + 1, last_fired_at=timezone.now())
+    return run, ""
+
+
+def _trigger_input(trigger: Trigger, payload: dict, event_type: str | None) -> dict:
     run_input = {"trigger": trigger.name}
     task = render_task(trigger.task_template, payload)
     if task:
         run_input["task"] = task
     if event_type:
         run_input["event_type"] = event_type
-    run = start_run(
-        trigger.agent,
-        source=source,
-        source_ref=f"trigger:{trigger.pk}",
-        input=run_input,
-        payload=payload,
-        slot_key=slot_key,
-    )
-    Trigger.objects.filter(pk=trigger.pk).update(fire_count=F("fire_count") + 1, last_fired_at=timezone.now())
-    return run, ""
+    return run_input
+
+
+def webhook_slot_key(webhook_id: int, delivery_id: str) -> str | None:
+    """The run slot of a delivery: the same message delivered twice starts one run."""
+    if not delivery_id:
+        return None
+    # Run.slot_key holds 200 characters; ids may be longer.
+    key = delivery_id if len(delivery_id) <= 150 else hashlib.sha256(delivery_id.encode()).hexdigest()
+    return f"webhook:{webhook_id}:{key}"
+
+
+def webhook_start_pending(*, limit: int = 500) -> int:
+    """Start the runs of accepted deliveries that were answered before their run existed,
+    oldest first, in one batch (claimed with SKIP LOCKED where the database has it).
+    Returns how many deliveries were settled. If the batch fails, each delivery is tried
+    on its own; one that still fails keeps its verdict and says why it has no run."""
+    from agents.dispatcher import skip_locked_supported
+    from proactive.hooks import parse_body
+
+    with transaction.atomic():
+        pending = WebhookDelivery.objects.filter(pending=True).select_related("webhook__trigger").order_by("id")
+        if skip_locked_supported():
+            pending = pending.select_for_update(skip_locked=True, of=("self",))
+        deliveries = list(pending[:limit])
+        plans: list[tuple[WebhookDelivery, RunRequest | None, str]] = []
+        for delivery in deliveries:
+            trigger = delivery.webhook.trigger
+            headers = delivery.headers if isinstance(delivery.headers, dict) else {}
+            payload = parse_body(bytes(delivery.body), str(headers.get("content-type", ""))) or {}
+            if not trigger.enabled:
+                plans.append((delivery, None, "trigger is disabled"))
+                continue
+            event_type = delivery.event_type or None
+            request = RunRequest(
+                trigger.agent_id,
+                source=RunSource.WEBHOOK,
+                source_ref=f"trigger:{trigger.pk}",
+                input=_trigger_input(trigger, payload, event_type),
+                payload=payload,
+                slot_key=webhook_slot_key(delivery.webhook_id, delivery.delivery_id),
+            )
+            plans.append((delivery, request, ""))
+        _settle_deliveries(plans)
+    return len(deliveries)
+
+
+def _settle_deliveries(plans: list[tuple[WebhookDelivery, RunRequest | None, str]]) -> None:
+    from django.db import OperationalError, connection
+
+    from agents.services import start_runs
+
+    requests = [request for _, request, _ in plans if request is not None]
+    try:
+        with transaction.atomic():
+            started = iter(start_runs(requests))
+    except OperationalError:
+        raise
+    except Exception:
+        logger.exception("starting %s webhook runs together failed; starting them one by one", len(requests))
+        started = iter(_start_each(requests))
+    now = timezone.now()
+    rows, fired = [], {}
+    for delivery, request, why in plans:
+        run = next(started) if request is not None else None
+        if isinstance(run, Exception):
+            why, run = f"could not start the run: {run.__class__.__name__}: {run}", None
+        elif run is not None:
+            why = run.reason if run.status == "skipped" else ""
+            trigger_id = delivery.webhook.trigger_id
+            fired[trigger_id] = fired.get(trigger_id, 0) + 1
+        verdict = WebhookDelivery.Verdict.FILTERED if request is None else WebhookDelivery.Verdict.ACCEPTED
+        rows.append((run.pk if run else None, False, verdict, (why or delivery.reason)[:300], delivery.pk))
+    with connection.cursor() as cursor:
+        cursor.executemany(
+            'UPDATE "proactive_webhookdelivery" SET run_id = %s, pending = %s, verdict = %s, reason = %s WHERE id = %s',
+            rows,
+        )
+    for trigger_id, count in fired.items():
+        Trigger.objects.filter(pk=trigger_id).update(fire_count=F("fire_count") + count, last_fired_at=now)
+
+
+def _start_each(requests: list[RunRequest]) -> list:
+    from agents.services import start_runs
+
+    results = []
+    for request in requests:
+        try:
+            with transaction.atomic():
+                results.append(start_runs([request])[0])
+        except Exception as exc:
+            logger.exception("could not start the run of a webhook delivery")
+            results.append(exc)
+    return results
 
 
 def webhook_replay(delivery: WebhookDelivery, *, dry_run: bool = False) -> dict:

@@ -176,6 +176,23 @@ class MonitorSource(Source):
         return TickResult(done=done, next_due=upcoming)
 
 
+class WebhookDeliverySource(Source):
+    """Starts the runs of accepted webhook deliveries, which were answered as soon as
+    they were stored: up to `batch` a tick, in one start_runs call."""
+
+    name = "webhook_deliveries"
+    batch = 500
+
+    def tick(self, now: datetime) -> TickResult:
+        from proactive.models import WebhookDelivery
+        from proactive.services import webhook_start_pending
+
+        if not WebhookDelivery.objects.filter(pending=True).exists():
+            return TickResult()
+        done = webhook_start_pending(limit=self.batch)
+        return TickResult(done=done, next_due=now if done >= self.batch else None)
+
+
 class SuggestionSource(Source):
     """Mines every workspace's history for suggestions, once per GRADENT_MINING_INTERVAL."""
 
@@ -199,4 +216,5 @@ class SuggestionSource(Source):
 
 register_source(ScheduleSource())
 register_source(MonitorSource())
+register_source(WebhookDeliverySource())
 register_source(SuggestionSource())

@@ -15,6 +15,7 @@ from django.utils.html import escape
 from agents.models import Agent, Run, RunSource, RunStatus
 from proactive.models import Monitor, MonitorCheck, Schedule, Suggestion, Trigger, Webhook, WebhookDelivery
 from proactive.services import schedule_save
+from proactive.sources import WebhookDeliverySource
 from tests.helpers import make_agent, make_user
 from workspaces.models import Membership, personal_workspace_for
 from workspaces.services import membership_add
@@ -818,7 +819,12 @@ def test_deliveries_are_listed_with_verdicts_and_open_with_headers_and_body(page
     hook = reverse("hook", args=[webhook.url_path])
     client.post(hook, data=json.dumps({"pull_request": {"number": 9}}), content_type="application/json")
     delivery = WebhookDelivery.objects.get()
-    assert delivery.verdict == "accepted"
+    assert (delivery.verdict, delivery.pending, delivery.run_id) == ("accepted", True, None)
+    html = page.get(reverse("proactive:webhook", args=[webhook.pk])).content.decode()
+    assert "starting…" in html  # answered; the dispatcher has not started the run yet
+    WebhookDeliverySource().tick(timezone.now())
+    delivery.refresh_from_db()
+    assert delivery.run_id and not delivery.pending
     make_delivery(webhook, verdict="rejected", status_code=401, reason="signature: bad_signature: nope")
     html = page.get(reverse("proactive:webhook", args=[webhook.pk])).content.decode()
     assert 'data-verdict="accepted"' in html

@@ -8,12 +8,14 @@ from datetime import UTC, datetime, timedelta
 from urllib.parse import urlencode
 
 import pytest
+from django.utils import timezone
 from rest_framework.test import APIClient
 from standardwebhooks.webhooks import Webhook as SWWebhook
 
 from agents.models import Agent, Run, RunStatus
 from proactive.models import Trigger, Webhook, WebhookDelivery
 from proactive.signatures import get_scheme
+from proactive.sources import WebhookDeliverySource
 from tests.helpers import auth, make_agent, make_user, token_for
 
 pytestmark = pytest.mark.django_db
@@ -40,9 +42,13 @@ def make_hook(*, scheme: str = "standard_webhooks", config=None, template: str =
     return Webhook.objects.create(workspace=agent.workspace, trigger=trigger, scheme=scheme, secret=secret, **fields)
 
 
-def send(client, hook, body: bytes, headers=None, content_type: str = "application/json", **extra):
+def send(client, hook, body: bytes, headers=None, content_type: str = "application/json", dispatch=True, **extra):
+    """POST a delivery, then (as the dispatcher does within a tick) start pending runs."""
     path = hook if isinstance(hook, str) else hook.url_path
-    return client.post(f"/api/hooks/{path}", data=body, content_type=content_type, headers=headers or {}, **extra)
+    response = client.post(f"/api/hooks/{path}", data=body, content_type=content_type, headers=headers or {}, **extra)
+    if dispatch:
+        WebhookDeliverySource().tick(timezone.now())
+    return response
 
 
 def signed(hook: Webhook, body: bytes, **kwargs) -> dict:
@@ -88,7 +94,7 @@ def test_standard_webhooks_delivery_starts_a_run_and_redelivery_is_a_duplicate(c
     assert delivery.event_type == "invoice.paid"
 
     run = Run.objects.get()
-    assert answer["run"] == run.pk
+    assert "run" not in answer  # answered before the run existed
     assert delivery.run == run
     assert run.source == "webhook"
     assert run.source_ref == f"trigger:{hook.trigger_id}"
@@ -691,3 +697,63 @@ def test_changing_the_scheme_issues_a_new_secret_once():
     assert Webhook.objects.get().secret == changed.json()["secret"]
     renamed = client.patch(f"/api/proactive/webhooks/{created.json()['id']}", {"name": "n"}, format="json")
     assert "secret" not in renamed.json()
+
+
+def test_a_remembered_webhook_is_forgotten_when_it_or_its_trigger_changes(api, trigger, client):
+    """The view keeps webhooks for GRADENT_WEBHOOK_CACHE_SECONDS; a change made in this
+    process (API, page, admin) applies to the next delivery, not after the interval."""
+    data = api.post("/api/proactive/webhooks", {"trigger_id": trigger.pk, "scheme": "github"}, format="json").json()
+    hook = Webhook.objects.get(pk=data["id"])
+    body = json.dumps(pr_event()).encode()
+    first = get_scheme("github")().sign(secret=data["secret"], body=body, msg_id="d1", event_type="pull_request")
+    assert send(client, hook, body, first).status_code == 202  # now remembered
+
+    new = api.post(f"/api/proactive/webhooks/{hook.pk}/regenerate-secret").json()["secret"]
+    again = get_scheme("github")().sign(secret=data["secret"], body=body, msg_id="d2", event_type="pull_request")
+    assert send(client, hook, body, again).status_code == 401
+
+    trigger.enabled = False
+    trigger.save()
+    fresh = get_scheme("github")().sign(secret=new, body=body, msg_id="d3", event_type="pull_request")
+    response = send(client, hook, body, fresh)
+    assert (response.status_code, response.json()["status"]) == (202, "filtered")
+    assert WebhookDelivery.objects.get(delivery_id="d3").reason == "trigger is disabled"
+
+    hook.delete()
+    assert send(client, hook, body, fresh).status_code == 404
+
+
+def test_the_answer_comes_first_and_the_dispatcher_starts_the_run(client):
+    hook = make_hook(template="Handle {{ type }}")
+    body = json.dumps({"type": "order.created"}).encode()
+    response = send(client, hook, body, sw_headers(hook.secret, body), dispatch=False)
+    assert response.status_code == 202
+    delivery = WebhookDelivery.objects.get()
+    assert (delivery.verdict, delivery.pending, delivery.run) == ("accepted", True, None)
+    assert not Run.objects.exists()
+
+    assert WebhookDeliverySource().tick(timezone.now()).done == 1
+    delivery.refresh_from_db()
+    run = Run.objects.get()
+    assert (delivery.pending, delivery.run) == (False, run)
+    assert (run.source, run.input["task"], run.status) == ("webhook", "Handle order.created", "queued")
+    hook.trigger.refresh_from_db()
+    assert hook.trigger.fire_count == 1
+    assert WebhookDeliverySource().tick(timezone.now()).done == 0  # settled once
+
+
+def test_a_batch_of_pending_deliveries_starts_one_run_each_and_a_skipped_run_says_why(client):
+    agent = make_agent(overlap_policy="skip")
+    hook = make_hook(agent=agent)
+    for i in range(5):
+        body = json.dumps({"type": f"e{i}"}).encode()
+        assert (
+            send(client, hook, body, sw_headers(hook.secret, body, msg_id=f"msg_{i}"), dispatch=False).status_code
+            == 202
+        )
+    WebhookDeliverySource().tick(timezone.now())
+    deliveries = list(WebhookDelivery.objects.order_by("id"))
+    runs = [d.run for d in deliveries]
+    assert all(not d.pending for d in deliveries)
+    assert [r.status for r in runs] == ["queued"] + ["skipped"] * 4
+    assert deliveries[1].reason == f"Overlap policy 'skip': run #{runs[0].pk} is still queued."
