@@ -29,6 +29,8 @@ logger = logging.getLogger(__name__)
 class TickResult:
     done: int = 0
     next_due: datetime | None = None
+    # A source filled its batch: more may be waiting behind it, so tick again soon.
+    more: bool = False
 
 
 class Source:
@@ -160,6 +162,7 @@ def tick(now: datetime | None = None) -> TickResult:
             logger.exception("dispatcher source %s failed", source.name)
             continue
         total.done += result.done
+        total.more = total.more or result.more or result.done >= source.batch
         if result.next_due and (total.next_due is None or result.next_due < total.next_due):
             total.next_due = result.next_due
     return total
@@ -179,22 +182,26 @@ def run_forever(stop: threading.Event | None = None, *, max_sleep: float | None 
     name = f"{socket.gethostname()}:{os.getpid()}"
     logger.info("dispatcher %s started with sources: %s", name, ", ".join(s.name for s in sources()))
     last_beat = 0.0
+    done_since_beat = slowest_ms = 0
     while not stop.is_set():
         started = time.monotonic()
         close_old_connections()
         try:
             result = tick()
-            # A heartbeat is a write; every few seconds is fresh enough for /healthz.
-            if started - last_beat >= HEARTBEAT_EVERY or result.done:
-                beat(name, int((time.monotonic() - started) * 1000), {"done": result.done})
-                last_beat = started
+            done_since_beat += result.done
+            slowest_ms = max(slowest_ms, int((time.monotonic() - started) * 1000))
+            # A heartbeat is a write (and on SQLite every writer waits for it): every few
+            # seconds is fresh enough for /healthz, however busy the ticks are.
+            if started - last_beat >= HEARTBEAT_EVERY:
+                beat(name, slowest_ms, {"done": done_since_beat})
+                last_beat, done_since_beat, slowest_ms = started, 0, 0
         except Exception:
             # The database may be briefly unreachable; keep the loop alive.
             logger.exception("dispatcher tick failed")
             result = TickResult()
         sleep = max_sleep
-        if result.done:
-            sleep = 0.05  # more may be waiting behind the batch
+        if result.more:
+            sleep = 0.05  # a batch was full: more may be waiting behind it
         elif result.next_due:
             sleep = min(max_sleep, max(0.0, (result.next_due - timezone.now()).total_seconds()))
         stop.wait(sleep)

@@ -224,6 +224,12 @@ def fixed_rate(port: int, target: Target, *, rate: float, seconds: float, client
     }
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU of a process so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def lag_percentiles() -> dict:
     from proactive.models import WebhookDelivery
 
@@ -340,15 +346,12 @@ def measure(options, tmp: Path) -> dict:
         for _ in range(options.repeat):
             for target in (bare, hook):
                 server.check()
-                runs[target.name].append(
-                    max_rate(
-                        port,
-                        target,
-                        clients=options.clients,
-                        seconds=options.seconds,
-                        max_requests=options.max_requests,
-                    )
+                cpu = cpu_seconds(dispatcher.process.pid)
+                phase = max_rate(
+                    port, target, clients=options.clients, seconds=options.seconds, max_requests=options.max_requests
                 )
+                phase["dispatcher_cpu_s"] = round(cpu_seconds(dispatcher.process.pid) - cpu, 2)
+                runs[target.name].append(phase)
         fixed = {}
         for target in (bare, hook):
             server.check()

@@ -467,47 +467,67 @@ def webhook_slot_key(webhook_id: int, delivery_id: str) -> str | None:
     return f"webhook:{webhook_id}:{key}"
 
 
+@dataclass
+class _Pending:
+    """A pending delivery, as the webhook source needs it."""
+
+    id: int
+    trigger_id: int
+    reason: str
+    request: RunRequest | None = None
+    why: str = ""
+
+
 def webhook_start_pending(*, limit: int = 500) -> int:
     """Start the runs of accepted deliveries that were answered before their run existed,
-    oldest first, in one batch (claimed with SKIP LOCKED where the database has it).
+    oldest first, in one batch. Reading the payloads and rendering the tasks happen before
+    the write transaction (SQLite's single write lock is held only for the writes); the
+    transaction then claims the deliveries that are still pending (SKIP LOCKED where the
+    database has it), starts their runs with one start_runs call and settles them.
     Returns how many deliveries were settled. If the batch fails, each delivery is tried
     on its own; one that still fails keeps its verdict and says why it has no run."""
     from agents.dispatcher import skip_locked_supported
     from proactive.hooks import parse_body
 
-    with transaction.atomic():
-        pending = WebhookDelivery.objects.filter(pending=True).select_related("webhook__trigger").order_by("id")
-        if skip_locked_supported():
-            pending = pending.select_for_update(skip_locked=True, of=("self",))
-        deliveries = list(pending[:limit])
-        plans: list[tuple[WebhookDelivery, RunRequest | None, str]] = []
-        for delivery in deliveries:
-            trigger = delivery.webhook.trigger
-            headers = delivery.headers if isinstance(delivery.headers, dict) else {}
-            payload = parse_body(bytes(delivery.body), str(headers.get("content-type", ""))) or {}
-            if not trigger.enabled:
-                plans.append((delivery, None, "trigger is disabled"))
-                continue
-            event_type = delivery.event_type or None
-            request = RunRequest(
+    fields = ("id", "webhook_id", "webhook__trigger_id", "body", "headers", "event_type", "delivery_id", "reason")
+    rows = list(WebhookDelivery.objects.filter(pending=True).order_by("id").values_list(*fields)[:limit])
+    if not rows:
+        return 0
+    triggers = Trigger.objects.in_bulk({row[2] for row in rows})
+    plans = []
+    for pk, webhook_id, trigger_id, body, headers, event_type, delivery_id, reason in rows:
+        plan = _Pending(id=pk, trigger_id=trigger_id, reason=reason)
+        trigger = triggers.get(trigger_id)
+        if trigger is None or not trigger.enabled:
+            plan.why = "trigger is disabled"
+        else:
+            content_type = str(headers.get("content-type", "")) if isinstance(headers, dict) else ""
+            payload = parse_body(bytes(body), content_type) or {}
+            plan.request = RunRequest(
                 trigger.agent_id,
                 source=RunSource.WEBHOOK,
                 source_ref=f"trigger:{trigger.pk}",
-                input=_trigger_input(trigger, payload, event_type),
+                input=_trigger_input(trigger, payload, event_type or None),
                 payload=payload,
-                slot_key=webhook_slot_key(delivery.webhook_id, delivery.delivery_id),
+                slot_key=webhook_slot_key(webhook_id, delivery_id),
             )
-            plans.append((delivery, request, ""))
+        plans.append(plan)
+    with transaction.atomic():
+        claim = WebhookDelivery.objects.filter(pk__in=[plan.id for plan in plans], pending=True)
+        if skip_locked_supported():
+            claim = claim.select_for_update(skip_locked=True)
+        still = set(claim.values_list("id", flat=True))
+        plans = [plan for plan in plans if plan.id in still]
         _settle_deliveries(plans)
-    return len(deliveries)
+    return len(plans)
 
 
-def _settle_deliveries(plans: list[tuple[WebhookDelivery, RunRequest | None, str]]) -> None:
+def _settle_deliveries(plans: list[_Pending]) -> None:
     from django.db import OperationalError, connection
 
     from agents.services import start_runs
 
-    requests = [request for _, request, _ in plans if request is not None]
+    requests = [plan.request for plan in plans if plan.request is not None]
     try:
         with transaction.atomic():
             started = iter(start_runs(requests))
@@ -518,16 +538,15 @@ def _settle_deliveries(plans: list[tuple[WebhookDelivery, RunRequest | None, str
         started = iter(_start_each(requests))
     now = timezone.now()
     rows, fired = [], {}
-    for delivery, request, why in plans:
-        run = next(started) if request is not None else None
+    for plan in plans:
+        run, why = (next(started), "") if plan.request is not None else (None, plan.why)
         if isinstance(run, Exception):
             why, run = f"could not start the run: {run.__class__.__name__}: {run}", None
         elif run is not None:
             why = run.reason if run.status == "skipped" else ""
-            trigger_id = delivery.webhook.trigger_id
-            fired[trigger_id] = fired.get(trigger_id, 0) + 1
-        verdict = WebhookDelivery.Verdict.FILTERED if request is None else WebhookDelivery.Verdict.ACCEPTED
-        rows.append((run.pk if run else None, False, verdict, (why or delivery.reason)[:300], delivery.pk))
+            fired[plan.trigger_id] = fired.get(plan.trigger_id, 0) + 1
+        verdict = WebhookDelivery.Verdict.FILTERED if plan.request is None else WebhookDelivery.Verdict.ACCEPTED
+        rows.append((run.pk if run else None, False, verdict, (why or plan.reason)[:300], plan.id))
     with connection.cursor() as cursor:
         cursor.executemany(
             'UPDATE "proactive_webhookdelivery" SET run_id = %s, pending = %s, verdict = %s, reason = %s WHERE id = %s',

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from django.db import connections, models
@@ -33,16 +34,28 @@ def _converter(field: models.Field, connection) -> Callable[[Any], Any] | None:
             return seen[value]
 
         return convert
-    if isinstance(field, (models.JSONField, models.DecimalField, models.DateField, models.TimeField)):
-        return lambda value: field.get_db_prep_save(value, connection)
     if isinstance(field, (models.CharField, models.TextField)):
         # Choices members are str subclasses; some drivers would send an Enum's name.
         return lambda value: value if value is None or type(value) is str else str(value)
-    if field.get_internal_type() in {"BooleanField", "PositiveIntegerField",
-                                     "PositiveSmallIntegerField", "IntegerField", "SmallIntegerField",
-                                     "BigIntegerField", "ForeignKey", "PositiveBigIntegerField"}:  # fmt: skip
+    if field.get_internal_type() in _PLAIN:
         return None
     return lambda value: field.get_db_prep_save(value, connection)
+
+
+_PLAIN = {"BooleanField", "PositiveIntegerField", "PositiveSmallIntegerField", "IntegerField", "SmallIntegerField",
+          "BigIntegerField", "ForeignKey", "PositiveBigIntegerField"}  # fmt: skip
+
+
+@dataclass
+class _Plan:
+    fields: list[models.Field]
+    auto_now: list[str]
+    sql: str  # INSERT ... VALUES with a {rows} placeholder
+    row: str
+    size: int
+
+
+_plans: dict[tuple[type, str], _Plan] = {}
 
 
 def _max_params(connection) -> int:
@@ -52,23 +65,35 @@ def _max_params(connection) -> int:
     return 65535 if connection.vendor == "postgresql" else connection.features.max_query_params or 999
 
 
+def _plan(model: type[models.Model], connection) -> _Plan:
+    key = (model, connection.alias)
+    if key not in _plans:
+        fields = [f for f in model._meta.concrete_fields if not f.primary_key]
+        quote = connection.ops.quote_name
+        columns = ", ".join(quote(field.column) for field in fields)
+        table, pk = quote(model._meta.db_table), quote(model._meta.pk.column)
+        _plans[key] = _Plan(
+            fields=fields,
+            auto_now=[f.attname for f in fields if getattr(f, "auto_now", False) or getattr(f, "auto_now_add", False)],
+            # Identifiers from the model's meta, quoted; every value is a parameter.
+            sql=f"INSERT INTO {table} ({columns}) VALUES {{rows}} RETURNING {pk}",  # noqa: S608
+            row="(" + ", ".join(["%s"] * len(fields)) + ")",
+            size=max(1, _max_params(connection) // len(fields)),
+        )
+    return _plans[key]
+
+
 def bulk_insert(objs: Sequence[models.Model], *, using: str = "default", chunk: int = 1000) -> None:
     if not objs:
         return
-    model = type(objs[0])
     connection = connections[using]
-    fields = [f for f in model._meta.concrete_fields if not f.primary_key]
+    plan = _plan(type(objs[0]), connection)
     now = timezone.now()
-    for field in fields:
-        if getattr(field, "auto_now", False) or getattr(field, "auto_now_add", False):
-            for obj in objs:
-                setattr(obj, field.attname, now)
-    converters = [(field.attname, _converter(field, connection)) for field in fields]
-    quote = connection.ops.quote_name
-    columns = ", ".join(quote(field.column) for field in fields)
-    row = "(" + ", ".join(["%s"] * len(fields)) + ")"
-    size = max(1, min(chunk, _max_params(connection) // len(fields)))
-    table, pk = quote(model._meta.db_table), quote(model._meta.pk.column)
+    for attname in plan.auto_now:
+        for obj in objs:
+            setattr(obj, attname, now)
+    converters = [(field.attname, _converter(field, connection)) for field in plan.fields]
+    size = min(chunk, plan.size)
     with connection.cursor() as cursor:
         for start in range(0, len(objs), size):
             part = objs[start : start + size]
@@ -77,8 +102,7 @@ def bulk_insert(objs: Sequence[models.Model], *, using: str = "default", chunk: 
                 for attname, convert in converters:
                     value = getattr(obj, attname)
                     params.append(value if convert is None else convert(value))
-            values = ", ".join([row] * len(part))
-            cursor.execute(f"INSERT INTO {table} ({columns}) VALUES {values} RETURNING {pk}", params)  # noqa: S608
+            cursor.execute(plan.sql.format(rows=", ".join([plan.row] * len(part))), params)
             for obj, (pk_value,) in zip(part, cursor.fetchall(), strict=True):
                 obj.pk = pk_value
                 obj._state.adding = False

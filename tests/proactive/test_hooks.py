@@ -757,3 +757,20 @@ def test_a_batch_of_pending_deliveries_starts_one_run_each_and_a_skipped_run_say
     assert all(not d.pending for d in deliveries)
     assert [r.status for r in runs] == ["queued"] + ["skipped"] * 4
     assert deliveries[1].reason == f"Overlap policy 'skip': run #{runs[0].pk} is still queued."
+
+
+def test_a_redelivery_inside_a_group_commit_fails_alone():
+    """On SQLite concurrent deliveries are inserted together (gradent.lib.groupcommit); a
+    duplicate among them must not cost the others their row."""
+    from proactive.hooks import _write_deliveries
+
+    hook = make_hook()
+
+    def delivery(msg_id):
+        return WebhookDelivery(webhook=hook, workspace_id=hook.workspace_id, url_path=hook.url_path,
+                               delivery_id=msg_id, verdict="accepted", status_code=202, pending=True)  # fmt: skip
+
+    assert _write_deliveries([delivery("a")]) == [None]
+    errors = _write_deliveries([delivery("b"), delivery("a"), delivery("c")])
+    assert errors[0] is None and errors[2] is None and errors[1].__class__.__name__ == "IntegrityError"
+    assert sorted(WebhookDelivery.objects.values_list("delivery_id", flat=True)) == ["a", "b", "c"]
