@@ -266,7 +266,7 @@ class WebhookDeliverySerializer(serializers.ModelSerializer):
         model = WebhookDelivery
         fields = [
             "id", "received_at", "method", "headers", "body_text", "body_size", "delivery_id", "event_type",
-            "verdict", "status_code", "reason", "remote_addr", "run_id", "replay_of",
+            "verdict", "status_code", "reason", "remote_addr", "run_id", "pending", "replay_of",
         ]  # fmt: skip
         read_only_fields = fields
 

@@ -585,7 +585,7 @@ def test_deliveries_are_listed_for_the_owner(api, trigger, client):
     assert {(r["verdict"], r["status_code"]) for r in rows} == {("accepted", 202), ("rejected", 401)}
     accepted = next(r for r in rows if r["verdict"] == "accepted")
     assert accepted["body_text"] == body.decode()
-    assert accepted["run_id"] == Run.objects.get().pk
+    assert accepted["run_id"] == Run.objects.get().pk and accepted["pending"] is False
     assert data["secret"] not in response.content.decode()
 
 
