@@ -202,8 +202,10 @@ class RunQuerySet(models.QuerySet):
 
 
 class Run(models.Model):
-    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="runs")
-    agent = models.ForeignKey(Agent, on_delete=models.CASCADE, related_name="runs")
+    # Indexed by run_workspace_status and run_agent_recent (each leads with the key): a
+    # separate index would be written on every run insert and status change for nothing.
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="runs", db_index=False)
+    agent = models.ForeignKey(Agent, on_delete=models.CASCADE, related_name="runs", db_index=False)
     thread = models.ForeignKey(Thread, null=True, blank=True, on_delete=models.SET_NULL, related_name="runs")
     source = models.CharField(max_length=10, choices=RunSource.choices, default=RunSource.MANUAL)
     source_ref = models.CharField(

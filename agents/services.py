@@ -10,6 +10,7 @@ from typing import Any
 
 from django.db import IntegrityError, transaction
 from django.db.models import F, Min
+from django.db.models.base import ModelState
 from django.utils import timezone
 
 from agents import events
@@ -44,18 +45,25 @@ def enqueue_run(run_id: int) -> bool:
     return True
 
 
-def enqueue_runs(run_ids: Sequence[int]) -> int:
+def enqueue_runs(run_ids: Sequence[int], prepared: dict | None = None) -> int:
     """Send many runs' tasks at once; returns how many were sent. On the ORM broker the
     tasks are inserted in one statement (django-q2 has no bulk enqueue: see
     agents/queueing.py); other brokers get one enqueue each. Runs whose task could not be
     sent stay queued with no task and the dispatcher sends them again."""
-    from agents.queueing import enqueue_many
+    from agents.queueing import enqueue_prepared, prepare
 
-    if len(run_ids) == 1:
+    prepared = prepared or {}
+    if len(run_ids) == 1 and not prepared:
         return int(enqueue_run(run_ids[0]))
     try:
         with transaction.atomic():
-            enqueue_many(TASK_PATH, [((run_id,), f"run-{run_id}") for run_id in run_ids])
+            now = timezone.now()
+            enqueue_prepared(
+                [
+                    prepared.get(run_id) or prepare(TASK_PATH, (run_id,), f"run-{run_id}", started=now)
+                    for run_id in run_ids
+                ]
+            )
     except Exception:
         logger.exception("could not enqueue %s runs; the dispatcher will retry", len(run_ids))
         Run.objects.filter(pk__in=run_ids, status=RunStatus.QUEUED).update(enqueued_at=None)
@@ -90,6 +98,8 @@ class RunRequest:
     overlap_policy: str | None = None
     scheduled_for: datetime | None = None
     slot_key: str | None = None
+    # A task signed ahead that finds the run by its slot (agents.tasks.execute_slot).
+    task: Any = None
 
     @property
     def agent_id(self) -> int:
@@ -210,10 +220,9 @@ def start_runs(requests: Sequence[RunRequest]) -> list[Run]:
         if thread is None:
             thread = threads.get(agent.pk) or agent.primary_thread()
             threads[agent.pk] = thread
-        run = Run(
-            workspace_id=agent.workspace_id,
-            agent=agent,
-            thread=thread,
+        run = _new_run(
+            agent,
+            thread,
             source=request.source,
             source_ref=request.source_ref,
             input=dict(request.input or {}),
@@ -278,16 +287,37 @@ def start_runs(requests: Sequence[RunRequest]) -> list[Run]:
         Run.objects.bulk_update([run for run, _ in blocked if run.pk], ["reason"], batch_size=500)
     skipped = [run for _, run in new if run.status == RunStatus.SKIPPED and run.pk]
     send = [run.pk for _, run in new if run.status == RunStatus.QUEUED and run.enqueued_at and run.pk]
+    prepared = {run.pk: requests[index].task for index, run in new if requests[index].task is not None}
     if skipped:
         transaction.on_commit(lambda: _announce_skipped(skipped))
     if send:
         from agents.queueing import atomic_with_the_database
 
         if len(send) > 1 and atomic_with_the_database():
-            enqueue_runs(send)  # the runs and their tasks are committed together
+            enqueue_runs(send, prepared)  # the runs and their tasks are committed together
         else:
-            transaction.on_commit(lambda: enqueue_runs(send))
+            transaction.on_commit(lambda: enqueue_runs(send, prepared))
     return results  # type: ignore[return-value]
+
+
+_run_defaults: dict[str, Any] = {}
+
+
+def _new_run(agent: Agent, thread: Thread, **values: Any) -> Run:
+    """Run(agent=agent, thread=thread, **values) without Model.__init__'s per-field
+    work (a batch builds thousands): every field's default, then the values given. The
+    mutable defaults (input, payload) must be given."""
+    if not _run_defaults:
+        mutable = {"input", "payload"}
+        _run_defaults.update(
+            {f.attname: f.get_default() for f in Run._meta.concrete_fields if f.attname not in mutable}
+        )
+    run = Run.__new__(Run)
+    run._state = ModelState()
+    run.__dict__.update(_run_defaults)
+    run.__dict__.update(values, workspace_id=agent.workspace_id, agent_id=agent.pk, thread_id=thread.pk)
+    run._state.fields_cache.update(agent=agent, thread=thread)
+    return run
 
 
 def _announce_skipped(runs: list[Run]) -> None:

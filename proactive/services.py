@@ -17,6 +17,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from agents import events as agent_events
+from agents import queueing
 from agents.models import Agent, Run, RunSource
 from agents.services import RunRequest, record_missed_run, start_run
 from gradent.lib.jsonutil import jsonable
@@ -114,46 +115,63 @@ def _fire_slot(schedule: Schedule, slot: datetime, *, extra_input: dict | None =
 
 @dataclass
 class SimpleFire:
-    """A schedule whose due fire is its one on-time slot: what a batch needs to fire it."""
+    """A schedule's next fire, planned as if it came on time: what a batch needs to fire
+    it. Planned from one version of the schedule's row (`updated`); a batch uses it only
+    if the row has not changed since."""
 
-    schedule: Schedule
+    schedule_id: int
     slot: datetime
     next_fire_at: datetime | None
     enabled: bool
+    updated: datetime
     request: RunRequest
 
+    def fits(self, now: datetime) -> bool:
+        """True when, at `now`, the slot is this schedule's only due fire and on time;
+        else schedule_fire_due decides (missed slots, catch-up)."""
+        late = (now - self.slot).total_seconds() > settings.GRADENT_FIRE_LATE_SECONDS
+        return self.slot <= now and not late and (self.next_fire_at is None or self.next_fire_at > now)
 
-def plan_simple_fire(schedule: Schedule, *, now: datetime) -> SimpleFire | None:
-    """The batch plan for a schedule whose only due slot is on time (the usual case), or
-    None when it needs schedule_fire_due (missed slots, catch-up) or its timing raises."""
+
+def plan_fire(schedule: Schedule) -> SimpleFire | None:
+    """The batch plan for the schedule's next fire, or None when its timing raises (then
+    schedule_fire_due meets the error and disables it). Needs PLAN_FIELDS only."""
     slot = schedule.next_fire_at
-    if slot is None or slot > now or (now - slot).total_seconds() > settings.GRADENT_FIRE_LATE_SECONDS:
+    if slot is None:
         return None
     try:
         following = timing.next_fire_shared(after=slot, **schedule.timing_kwargs())
     except Exception:
-        return None  # schedule_fire_due meets the error and disables the schedule
-    if following is not None and following <= now:
-        return None  # more than one slot is due
+        return None
     not_before = None
     if schedule.jitter_seconds:
         not_before = timing.jittered(slot, schedule.jitter_seconds, seed=schedule.source_ref)
+    slot_key = schedule.slot_key(slot)
     return SimpleFire(
-        schedule=schedule,
+        schedule_id=schedule.pk,
         slot=slot,
         next_fire_at=following,
         enabled=not (following is None and schedule.kind == Schedule.Kind.ONCE),
+        updated=schedule.updated,
         request=RunRequest(
             schedule.agent_id,
             source=RunSource.SCHEDULE,
             source_ref=schedule.source_ref,
             input=_schedule_input(schedule),
             scheduled_for=slot,
-            slot_key=schedule.slot_key(slot),
+            slot_key=slot_key,
             not_before=not_before,
             overlap_policy=schedule.overlap_policy or None,
+            task=queueing.prepare("agents.tasks.execute_slot", (slot_key,), f"run-{slot_key}"),
         ),
     )
+
+
+# What plan_fire reads; batches load only these.
+PLAN_FIELDS = (
+    "agent_id", "kind", "timezone", "cron_expression", "interval_seconds", "anchor", "created", "run_at",
+    "start_at", "end_at", "next_fire_at", "jitter_seconds", "input", "task_description", "overlap_policy", "updated",
+)  # fmt: skip
 
 
 def schedule_fire_due(schedule: Schedule, *, now: datetime) -> list[Run]:

@@ -10,38 +10,51 @@ from django.db.models import F, Q
 
 from agents.dispatcher import Source, TickResult, register_source, skip_locked_supported
 from proactive.models import Monitor, Schedule
+from proactive.services import PLAN_FIELDS, SimpleFire, plan_fire
 
 logger = logging.getLogger(__name__)
-
-
-# What plan_simple_fire reads; a batch loads only these.
-PLAN_FIELDS = (
-    "agent_id", "kind", "timezone", "cron_expression", "interval_seconds", "anchor", "created", "run_at",
-    "start_at", "end_at", "next_fire_at", "jitter_seconds", "input", "task_description", "overlap_policy",
-)  # fmt: skip
 
 
 class ScheduleSource(Source):
     """Fires due schedules in batches: each batch is one short transaction that claims up
     to `batch` due schedules (SKIP LOCKED where the database has it, so several
     dispatchers share the work), starts their runs with one start_runs call and advances
-    them with one executemany. A schedule with more than its on-time slot (the
-    dispatcher was down: misfire policy, catch-up) or whose timing raises is left out of
-    the batch and fired on its own, in its own transaction, by schedule_fire_due; one
-    that raises there is disabled with its error and never blocks the others. A database
-    conflict (deadlock, lock timeout) is not a schedule's fault and is retried next tick.
-    The unique slot key on Run makes a slot fire at most once even if two dispatchers
-    race."""
+    them with one executemany.
+
+    Plans are made ahead: a tick up to `lead` before the next fire instant loads the
+    schedules due by then and plans their fires (next instant, input, slot key), so that
+    at the instant a batch only claims, decides and writes. A plan is used only if the
+    schedule's row is unchanged (`updated`, `next_fire_at`); else the schedule is planned
+    again from the claimed row.
+
+    A schedule with more than its on-time slot (the dispatcher was down: misfire policy,
+    catch-up) or whose timing raises is fired on its own, in its own transaction, by
+    schedule_fire_due; one that raises there is disabled with its error and never blocks
+    the others. A database conflict (deadlock, lock timeout) is not a schedule's fault
+    and is retried next tick. The unique slot key on Run makes a slot fire at most once
+    even if two dispatchers race."""
 
     name = "schedules"
     batch = 1000
     batches_per_tick = 50
+    lead = timedelta(seconds=1)
+    plans_kept = 100_000
+
+    def __init__(self):
+        self._plans: dict[int, SimpleFire] = {}
+        self._planned_until: datetime | None = None
 
     def tick(self, now: datetime) -> TickResult:
         # A plain read first: on SQLite every transaction takes the write lock at BEGIN,
         # and most ticks have nothing due.
         if not Schedule.objects.due(now).exists():
-            return TickResult(next_due=self._upcoming())
+            upcoming = self._upcoming()
+            if upcoming is None:
+                return TickResult()
+            if upcoming - now > self.lead:
+                return TickResult(next_due=upcoming - self.lead)
+            self._plan_ahead(now)
+            return TickResult(next_due=upcoming)
         done = 0
         for _ in range(self.batches_per_tick):
             try:
@@ -53,8 +66,30 @@ class ScheduleSource(Source):
                 logger.warning("schedule source: database conflict; retrying next tick", exc_info=True)
                 return TickResult(done=done, next_due=now)
             if claimed < self.batch:
+                self._forget_stale(now)
                 return TickResult(done=done, next_due=self._upcoming())
-        return TickResult(done=done, next_due=now)
+        return TickResult(done=done, next_due=now, more=True)
+
+    def _plan_ahead(self, now: datetime) -> None:
+        """Plan the fires due by now + lead that are not planned yet (reads only)."""
+        until = now + self.lead
+        if self._planned_until is not None and self._planned_until >= until:
+            return
+        due = Schedule.objects.filter(enabled=True, next_fire_at__lte=until)
+        if self._planned_until is not None:
+            due = due.filter(next_fire_at__gt=self._planned_until)
+        room = self.plans_kept - len(self._plans)
+        for schedule in due.order_by("next_fire_at", "id").only(*PLAN_FIELDS)[: max(0, room)]:
+            plan = plan_fire(schedule)
+            if plan is not None:
+                self._plans[schedule.pk] = plan
+        self._planned_until = until
+
+    def _forget_stale(self, now: datetime) -> None:
+        if self._plans:
+            self._plans = {pk: plan for pk, plan in self._plans.items() if plan.slot > now}
+        if not self._plans:
+            self._planned_until = None
 
     def _claim(self, now: datetime):
         due = Schedule.objects.due(now).order_by("next_fire_at", "id")
@@ -63,16 +98,27 @@ class ScheduleSource(Source):
         return due
 
     def _fire_batch(self, now: datetime) -> tuple[int, int, list[int]]:
-        """Fire the batch's simple schedules (one on-time slot each) together. Returns
+        """Fire the batch's schedules whose one due slot is on time, together. Returns
         (runs started, schedules claimed, ids to fire one by one)."""
-        from proactive.services import plan_simple_fire
-
         with transaction.atomic():
-            schedules = list(self._claim(now).only(*PLAN_FIELDS)[: self.batch])
-            plans, one_by_one = [], []
-            for schedule in schedules:
-                plan = plan_simple_fire(schedule, now=now)
-                (plans if plan else one_by_one).append(plan or schedule.pk)
+            claimed = list(self._claim(now).values_list("id", "next_fire_at", "updated")[: self.batch])
+            plans, unplanned, one_by_one = [], [], []
+            for pk, next_fire_at, updated in claimed:
+                plan = self._plans.pop(pk, None)
+                if plan is None or plan.slot != next_fire_at or plan.updated != updated:
+                    unplanned.append(pk)  # not planned ahead, or changed since
+                elif plan.fits(now):
+                    plans.append(plan)
+                else:
+                    one_by_one.append(pk)
+            if unplanned:
+                for schedule in Schedule.objects.filter(pk__in=unplanned).only(*PLAN_FIELDS):
+                    plan = plan_fire(schedule)
+                    if plan is not None and plan.fits(now):
+                        plans.append(plan)
+                    else:
+                        one_by_one.append(schedule.pk)
+            fired = 0
             if plans:
                 try:
                     with transaction.atomic():
@@ -81,11 +127,8 @@ class ScheduleSource(Source):
                     raise
                 except Exception:
                     logger.exception("a batch of %s schedules failed; firing them one by one", len(plans))
-                    one_by_one.extend(plan.schedule.pk for plan in plans)
-                    fired = 0
-            else:
-                fired = 0
-        return fired, len(schedules), one_by_one
+                    one_by_one.extend(plan.schedule_id for plan in plans)
+        return fired, len(claimed), one_by_one
 
     def _fire_one(self, schedule_id: int, now: datetime) -> int:
         from proactive.services import schedule_disable_with_error, schedule_fire_due
@@ -118,20 +161,19 @@ def _fire_plans(plans, now: datetime) -> int:
     from agents.services import start_runs
 
     runs = start_runs([plan.request for plan in plans])
-    ops = connection.ops
+    adapted: dict = {}  # a batch shares a few instants: adapt each once
+
+    def adapt(value):
+        if value not in adapted:
+            adapted[value] = connection.ops.adapt_datetimefield_value(value)
+        return adapted[value]
+
     with connection.cursor() as cursor:
         cursor.executemany(
             'UPDATE "proactive_schedule" SET last_fire_at = %s, last_run_id = %s, next_fire_at = %s, '
             "enabled = %s, updated = %s WHERE id = %s",
             [
-                (
-                    ops.adapt_datetimefield_value(plan.slot),
-                    run.pk,
-                    ops.adapt_datetimefield_value(plan.next_fire_at),
-                    plan.enabled,
-                    ops.adapt_datetimefield_value(now),
-                    plan.schedule.pk,
-                )
+                (adapt(plan.slot), run.pk, adapt(plan.next_fire_at), plan.enabled, adapt(now), plan.schedule_id)
                 for plan, run in zip(plans, runs, strict=True)
             ],
         )

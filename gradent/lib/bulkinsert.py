@@ -12,6 +12,7 @@ does bulk_create).
 
 from __future__ import annotations
 
+import operator
 import sqlite3
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -22,6 +23,7 @@ from django.utils import timezone
 
 
 def _converter(field: models.Field, connection) -> Callable[[Any], Any] | None:
+    """How a column's Python value becomes a parameter (None: as it is)."""
     if isinstance(field, models.DateTimeField):
         adapt = connection.ops.adapt_datetimefield_value
         seen: dict = {}  # a batch repeats the same instants (now, the slot)
@@ -36,7 +38,7 @@ def _converter(field: models.Field, connection) -> Callable[[Any], Any] | None:
         return convert
     if isinstance(field, (models.CharField, models.TextField)):
         # Choices members are str subclasses; some drivers would send an Enum's name.
-        return lambda value: value if value is None or type(value) is str else str(value)
+        return str
     if field.get_internal_type() in _PLAIN:
         return None
     return lambda value: field.get_db_prep_save(value, connection)
@@ -92,16 +94,21 @@ def bulk_insert(objs: Sequence[models.Model], *, using: str = "default", chunk: 
     for attname in plan.auto_now:
         for obj in objs:
             setattr(obj, attname, now)
-    converters = [(field.attname, _converter(field, connection)) for field in plan.fields]
+    values_of = operator.attrgetter(*(field.attname for field in plan.fields))
+    converters = [(i, _converter(field, connection)) for i, field in enumerate(plan.fields)]
+    converters = [(i, convert) for i, convert in converters if convert is not None]
     size = min(chunk, plan.size)
     with connection.cursor() as cursor:
         for start in range(0, len(objs), size):
             part = objs[start : start + size]
             params: list[Any] = []
             for obj in part:
-                for attname, convert in converters:
-                    value = getattr(obj, attname)
-                    params.append(value if convert is None else convert(value))
+                row = list(values_of(obj))
+                for i, convert in converters:
+                    value = row[i]
+                    if value is not None and (convert is not str or type(value) is not str):
+                        row[i] = convert(value)
+                params += row
             cursor.execute(plan.sql.format(rows=", ".join([plan.row] * len(part))), params)
             for obj, (pk_value,) in zip(part, cursor.fetchall(), strict=True):
                 obj.pk = pk_value

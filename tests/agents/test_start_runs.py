@@ -135,3 +135,24 @@ def test_bulk_packages_are_what_async_task_enqueues():
             k: v for k, v in reference.items() if k not in ("id", "name", "args", "started")
         }
         assert package["id"] != reference["id"]
+
+
+def test_a_task_signed_ahead_names_the_slot_and_runs_the_run(make_agent, django_capture_on_commit_callbacks):
+    """A schedule's fire is planned (and its task signed) before the run exists."""
+    from agents.queueing import prepare
+    from agents.tasks import execute_slot
+
+    agent = make_agent(overlap_policy="allow")
+    ahead = prepare("agents.tasks.execute_slot", ("schedule:1:2026-03-01T09:00:00+00:00",), "run-ahead")
+    with django_capture_on_commit_callbacks(execute=True):
+        runs = start_runs([RunRequest(agent, slot_key="schedule:1:2026-03-01T09:00:00+00:00", task=ahead),
+                           RunRequest(agent, slot_key="schedule:2:2026-03-01T09:00:00+00:00")])  # fmt: skip
+    packages = [SignedPackage.loads(q.payload) for q in OrmQ.objects.order_by("id")]
+    assert [(p["func"], p["args"]) for p in packages] == [
+        ("agents.tasks.execute_slot", ("schedule:1:2026-03-01T09:00:00+00:00",)),
+        ("agents.tasks.execute_run", (runs[1].pk,)),
+    ]
+    assert execute_slot("schedule:1:2026-03-01T09:00:00+00:00") == "succeeded"
+    assert execute_slot("schedule:9:never") == "no such run"
+    runs[0].refresh_from_db()
+    assert runs[0].status == "succeeded"
