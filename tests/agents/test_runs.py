@@ -407,3 +407,22 @@ def test_it_records_a_missed_fire_with_its_reason():
     run = record_missed_run(agent, source="schedule", source_ref="schedule:3", reason="3 fires missed while down")
     assert (run.status, run.reason) == ("missed", "3 fires missed while down")
     assert run.finished_at is not None
+
+
+def test_the_dispatcher_ticks_again_at_once_only_when_a_batch_was_full(monkeypatch):
+    from agents import dispatcher
+
+    class Fixed(dispatcher.Source):
+        batch = 3
+
+        def __init__(self, name, done):
+            self.name, self.done = name, done
+
+        def tick(self, now):
+            return dispatcher.TickResult(done=self.done)
+
+    monkeypatch.setattr(dispatcher, "_sources", {"a": Fixed("a", 2)})
+    assert dispatcher.tick().more is False  # did some work, none left behind
+    monkeypatch.setattr(dispatcher, "_sources", {"a": Fixed("a", 2), "b": Fixed("b", 3)})
+    result = dispatcher.tick()
+    assert (result.done, result.more) == (5, True)
