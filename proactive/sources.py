@@ -38,7 +38,7 @@ class ScheduleSource(Source):
     batch = 1000
     batches_per_tick = 50
     lead = timedelta(seconds=1)
-    plans_kept = 100_000
+    plans_kept = 20_000  # ~1 KB each, freed once fired; beyond this, planned at the instant
 
     def __init__(self):
         self._plans: dict[int, SimpleFire] = {}

@@ -300,36 +300,19 @@ def next_fire(
     return next(fires, None)
 
 
-def next_fire_shared(
-    *,
-    kind: str,
-    after: datetime,
-    tz: str,
-    cron: str = "",
-    interval_seconds: int | None = None,
-    anchor: datetime | None = None,
-    run_at: datetime | None = None,
-    start: datetime | None = None,
-    end: datetime | None = None,
-) -> datetime | None:
-    """next_fire, remembered: schedules that share an expression and zone (thousands of
-    "0 9 * * *" in one zone) cost one computation per dispatcher tick, not one each.
-    Only what decides the answer is in the key (a cron's anchor does not)."""
-    if kind == "cron":
-        interval_seconds = anchor = run_at = None
-    elif kind == "interval":
-        cron, run_at = "", None
-    else:
-        cron, interval_seconds, anchor = "", None, None
-    return _next_fire_memo(kind, after, tz, cron, interval_seconds, anchor, run_at, start, end)
+def next_fire_shared(**kwargs) -> datetime | None:
+    """next_fire (the same arguments), remembered: schedules that share an expression and
+    zone (thousands of "0 9 * * *" in one zone) cost one computation per dispatcher tick,
+    not one each. Only what decides the answer is in the key (a cron's anchor is not)."""
+    ignored = {"cron": ("interval_seconds", "anchor", "run_at"), "interval": ("cron", "run_at")}
+    for name in ignored.get(kwargs["kind"], ("cron", "interval_seconds", "anchor")):
+        kwargs.pop(name, None)
+    return _next_fire_memo(tuple(sorted(kwargs.items())))
 
 
 @functools.lru_cache(maxsize=4096)
-def _next_fire_memo(kind, after, tz, cron, interval_seconds, anchor, run_at, start, end):
-    return next_fire(
-        kind=kind, after=after, tz=tz, cron=cron, interval_seconds=interval_seconds,
-        anchor=anchor, run_at=run_at, start=start, end=end,
-    )  # fmt: skip
+def _next_fire_memo(items: tuple) -> datetime | None:
+    return next_fire(**dict(items))
 
 
 def fires_between(

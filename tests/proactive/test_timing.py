@@ -882,3 +882,21 @@ def test_it_leaves_fires_alone_without_jitter():
     fire = utc("2025-06-01 12:00Z")
 
     assert jittered(fire, 0, seed="s") == fire
+
+
+def test_the_remembered_next_fire_answers_as_next_fire_and_keys_only_what_matters():
+    from proactive.timing import next_fire, next_fire_shared
+
+    after = datetime(2026, 3, 29, 0, 30, tzinfo=UTC)
+    cases = [
+        {"kind": "cron", "tz": "Europe/Riga", "cron": "0 3 * * *", "anchor": datetime(2020, 1, 1, tzinfo=UTC)},
+        {"kind": "interval", "tz": "UTC", "interval_seconds": 7, "anchor": datetime(2026, 3, 29, 0, 0, 1, tzinfo=UTC)},
+        {"kind": "interval", "tz": "UTC", "interval_seconds": 7, "anchor": datetime(2026, 3, 29, 0, 0, 2, tzinfo=UTC)},
+        {"kind": "once", "tz": "UTC", "run_at": datetime(2026, 4, 1, tzinfo=UTC)},
+    ]
+    for case in cases:
+        assert next_fire_shared(after=after, **case) == next_fire(after=after, **case)
+    # A cron's anchor does not change its answer; an interval's does.
+    other_anchor = {**cases[0], "anchor": datetime(2024, 6, 1, tzinfo=UTC)}
+    assert next_fire_shared(after=after, **other_anchor) == next_fire_shared(after=after, **cases[0])
+    assert next_fire_shared(after=after, **cases[1]) != next_fire_shared(after=after, **cases[2])
