@@ -182,16 +182,12 @@ def receive(request: HttpRequest, url_path: str) -> JsonResponse:
 
     def reply(verdict: str, status: int, reason: str = "", **answer) -> JsonResponse:
         """Store the delivery, whatever its verdict, then answer."""
-        delivery = _store(
-            request,
-            webhook=webhook,
-            url_path=url_path,
-            body=body,
-            verdict=verdict,
-            status=status,
-            reason=reason,
-            verified=verified,
-        )
+        stored = dict(request=request, webhook=webhook, url_path=url_path, body=body, verified=verified)
+        try:
+            delivery = _store(verdict=verdict, status=status, reason=reason, **stored)
+        except IntegrityError:  # an accepted message (a GitHub ping, say) delivered again
+            delivery = _store(verdict="duplicate", status=200, reason="already received", **stored)
+            return _answer(delivery, 200)
         return _answer(delivery, status, **answer)
 
     declared = request.META.get("CONTENT_LENGTH") or "0"
@@ -240,6 +236,6 @@ def receive(request: HttpRequest, url_path: str) -> JsonResponse:
     try:
         delivery = _store(request, webhook=webhook, url_path=url_path, body=body, verdict="accepted",
                           status=202, verified=verified, pending=True)  # fmt: skip
-    except IntegrityError:
+    except IntegrityError:  # the unique constraint on accepted delivery ids: a redelivery
         return reply("duplicate", 200, "already received")
     return _answer(delivery, 202)

@@ -150,6 +150,10 @@ def test_github_ping_is_answered_and_stored_without_a_run(client, gh_hook):
     delivery = WebhookDelivery.objects.get()
     assert (delivery.verdict, delivery.event_type, delivery.reason) == ("accepted", "ping", "ping")
     assert not Run.objects.exists()
+    # GitHub's "Redeliver" sends the same delivery id again: a duplicate, not a 500.
+    again = send(client, gh_hook, body, gh_headers(gh_hook, body, "ping"))
+    assert (again.status_code, again.json()["status"]) == (200, "duplicate")
+    assert WebhookDelivery.objects.filter(verdict="duplicate").count() == 1
 
 
 def test_github_pull_request_opened_runs_the_agent(client, gh_hook):
