@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from typing import Any
 
 logger = logging.getLogger(__name__)
 
@@ -21,6 +24,7 @@ TOOL_CALLED = "tool_called"
 EVENTS = (RUN_STARTED, RUN_SUCCEEDED, RUN_FAILED, RUN_SKIPPED, AGENT_AUTO_PAUSED, TOOL_CALLED)
 
 _known: list[str] = list(EVENTS)
+_batch: ContextVar[dict | None] = ContextVar("gradent_events_batch", default=None)
 _subscribers: dict[str, list[Callable[..., None]]] = defaultdict(list)
 
 
@@ -49,3 +53,25 @@ def publish(event: str, **payload) -> None:
             callback(event=event, **payload)
         except Exception:
             logger.exception("subscriber %r failed on %s", callback, event)
+
+
+@contextmanager
+def batch() -> Iterator[None]:
+    """Publish many events together (a batch of skipped fires): while it lasts,
+    subscribers may keep what they looked up (see `remember`), so thousands of events
+    do not cost thousands of identical queries."""
+    token = _batch.set({})
+    try:
+        yield
+    finally:
+        _batch.reset(token)
+
+
+def remember(key: Any, compute: Callable[[], Any]) -> Any:
+    """compute(), kept for the rest of the current batch() (computed afresh outside one)."""
+    memo = _batch.get()
+    if memo is None:
+        return compute()
+    if key not in memo:
+        memo[key] = compute()
+    return memo[key]

@@ -321,8 +321,9 @@ def _new_run(agent: Agent, thread: Thread, **values: Any) -> Run:
 
 
 def _announce_skipped(runs: list[Run]) -> None:
-    for run in runs:
-        events.publish(events.RUN_SKIPPED, run=run)
+    with events.batch():  # subscribers look up their channels once for the lot
+        for run in runs:
+            events.publish(events.RUN_SKIPPED, run=run)
 
 
 def _refusal(agent: Agent, policy: str, state: _Overlap | None) -> tuple[str, int | Run | None]:

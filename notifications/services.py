@@ -16,6 +16,7 @@ from django.db.models import F, Q
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 
+from agents import events
 from notifications.conf import setting
 from notifications.models import (
     MESSAGE_EVENT,
@@ -42,7 +43,10 @@ def subscribed_channels(workspace_id: int, event: str, *, agent_id: int | None =
     Channels per workspace are few: one indexed query, then the subscription test in Python
     (JSON containment is not portable to SQLite).
     """
-    channels = Channel.objects.filter(workspace_id=workspace_id, enabled=True).prefetch_related("agents")
+    channels = events.remember(
+        ("notifications.channels", workspace_id),
+        lambda: list(Channel.objects.filter(workspace_id=workspace_id, enabled=True).prefetch_related("agents")),
+    )
     return [
         channel for channel in channels if channel.wants(event, agent_id, {agent.pk for agent in channel.agents.all()})
     ]

@@ -156,3 +156,24 @@ def test_a_task_signed_ahead_names_the_slot_and_runs_the_run(make_agent, django_
     assert execute_slot("schedule:9:never") == "no such run"
     runs[0].refresh_from_db()
     assert runs[0].status == "succeeded"
+
+
+def test_a_batch_of_skipped_fires_looks_up_notification_channels_once(make_agent, django_capture_on_commit_callbacks):
+    """Overlap policy 'skip' (the default) on a busy agent: one queued run, the rest skipped,
+    each announced; the channel lookup is not repeated for every one of them."""
+    from notifications.models import Channel, Notification
+
+    agent = make_agent(overlap_policy="skip")
+    Channel.objects.create(workspace=agent.workspace, name="ops", kind="ntfy",
+                           config={"topic": "ops"}, events=["run_skipped"])  # fmt: skip
+    requests = [RunRequest(agent, slot_key=f"s:{i}") for i in range(200)]
+    with CaptureQueriesContext(connection) as queries, django_capture_on_commit_callbacks(execute=False) as callbacks:
+        runs = start_runs(requests)
+    assert [r.status for r in runs].count("skipped") == 199
+    with CaptureQueriesContext(connection) as announced:
+        for callback in callbacks:
+            callback()
+    channel_reads = [q for q in announced.captured_queries if 'FROM "notifications_channel"' in q["sql"]]
+    assert len(channel_reads) == 1
+    assert Notification.objects.filter(event="run_skipped").count() == 199
+    assert len(queries.captured_queries) < 40
