@@ -126,11 +126,12 @@ class _Overlap:
 
     @property
     def first_active(self) -> tuple[Any, str] | None:
-        candidates = [(self.first_queued, RunStatus.QUEUED), (self.first_running, RunStatus.RUNNING)]
-        candidates = [(ref, status) for ref, status in candidates if ref is not None]
-        # Existing runs (ids) are older than the batch's new ones (Run objects).
-        candidates.sort(key=lambda c: (isinstance(c[0], Run), c[0] if isinstance(c[0], int) else 0))
-        return candidates[0] if candidates else None
+        """The oldest active run and its status. Running runs already exist (ids); a
+        queued one may be the batch's own (a Run), which is newer than any id."""
+        queued, running = self.first_queued, self.first_running
+        if running is not None and (queued is None or isinstance(queued, Run) or running < queued):
+            return running, RunStatus.RUNNING
+        return (queued, RunStatus.QUEUED) if queued is not None else None
 
 
 def _overlaps(agent_ids: set[int]) -> dict[int, _Overlap]:

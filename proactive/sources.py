@@ -9,6 +9,7 @@ from django.db import OperationalError, connection, transaction
 from django.db.models import F, Q
 
 from agents.dispatcher import Source, TickResult, register_source, skip_locked_supported
+from gradent.lib.bulkinsert import datetime_param
 from proactive.models import Monitor, Schedule
 from proactive.services import PLAN_FIELDS, SimpleFire, plan_fire
 
@@ -161,13 +162,7 @@ def _fire_plans(plans, now: datetime) -> int:
     from agents.services import start_runs
 
     runs = start_runs([plan.request for plan in plans])
-    adapted: dict = {}  # a batch shares a few instants: adapt each once
-
-    def adapt(value):
-        if value not in adapted:
-            adapted[value] = connection.ops.adapt_datetimefield_value(value)
-        return adapted[value]
-
+    adapt = datetime_param(connection)
     with connection.cursor() as cursor:
         cursor.executemany(
             'UPDATE "proactive_schedule" SET last_fire_at = %s, last_run_id = %s, next_fire_at = %s, '

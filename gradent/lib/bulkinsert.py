@@ -22,20 +22,26 @@ from django.db import connections, models
 from django.utils import timezone
 
 
+def datetime_param(connection) -> Callable[[Any], Any]:
+    """A datetime (or None) as a query parameter for this connection, each distinct
+    instant adapted once: a batch repeats the same few (now, the slot)."""
+    adapt = connection.ops.adapt_datetimefield_value
+    seen: dict = {}
+
+    def convert(value):
+        if value is None:
+            return None
+        if value not in seen:
+            seen[value] = adapt(value)
+        return seen[value]
+
+    return convert
+
+
 def _converter(field: models.Field, connection) -> Callable[[Any], Any] | None:
     """How a column's Python value becomes a parameter (None: as it is)."""
     if isinstance(field, models.DateTimeField):
-        adapt = connection.ops.adapt_datetimefield_value
-        seen: dict = {}  # a batch repeats the same instants (now, the slot)
-
-        def convert(value):
-            if value is None:
-                return None
-            if value not in seen:
-                seen[value] = adapt(value)
-            return seen[value]
-
-        return convert
+        return datetime_param(connection)
     if isinstance(field, (models.CharField, models.TextField)):
         # Choices members are str subclasses; some drivers would send an Enum's name.
         return str
