@@ -1,25 +1,28 @@
-"""Bulk enqueue for django-q2.
+"""Everything Gradent asks of django-q2, in one module: the only one that imports it.
+
+The Run table is the truth and django-q2 only carries tasks to workers. Callers say what
+to run (`enqueue`, `enqueue_many`); this module knows how the broker takes it, and answers
+the health page's questions about the broker and the clusters.
 
 django-q2 enqueues one task per `async_task` call; on its ORM broker that is one INSERT
-(and one `close_old_connections()`) per task, which caps how fast a dispatcher tick can
-hand thousands of due runs to the workers. `enqueue_many` builds the same signed package
+(and one `close_old_connections()`) per task. `enqueue_many` builds the package
 `async_task` builds (id and name, func, args, kwargs, started, and the cluster-wide
-cached / sync / ack_failure options) and, on the ORM broker, inserts every package in one
-statement. Other brokers get `broker.enqueue` per package. tests/agents/test_start_runs.py
-checks the packages against `async_task`'s own, so a django-q2 upgrade that changes the
-format fails there, not in production. On the ORM broker the caller may enqueue inside
-its own transaction (`atomic_with_the_database`), so a run and its task are committed
-together.
+cached / sync / ack_failure options), signs it the same way, and on the ORM broker inserts
+every package with one `OrmQ.objects.bulk_create`. On the ORM broker the caller may
+enqueue inside its own transaction (`atomic_with_the_database`), so a run and its task are
+committed together. tests/agents/test_start_runs.py checks the packages against
+`async_task`'s own, so a django-q2 upgrade that changes the format fails there.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable
-from dataclasses import dataclass
 from uuid import uuid4
 
-from django.db import connections
 from django.utils import timezone
+
+logger = logging.getLogger(__name__)
 
 
 def atomic_with_the_database() -> bool:
@@ -53,56 +56,72 @@ def package(func: str, args: tuple, name: str | None = None, *, started=None) ->
     return task
 
 
-@dataclass(frozen=True)
-class Prepared:
-    """A task packaged and signed ahead of its enqueue (a schedule's fire is planned
-    before its instant: its task names the slot, so it can be signed before the run
-    exists). `func` and `args` are kept for django-q2's sync mode."""
-
-    func: str
-    args: tuple
-    name: str | None
-    pack: str
-
-
-def prepare(func: str, args: tuple, name: str | None = None, *, started=None) -> Prepared:
+def _signed(func: str, args: tuple, name: str | None, started) -> str:
     from django_q.signals import pre_enqueue
     from django_q.signing import SignedPackage
 
     task = package(func, args, name, started=started)
     pre_enqueue.send(sender="django_q", task=task)
-    return Prepared(func, args, name, SignedPackage.dumps(task))
+    return SignedPackage.dumps(task)
+
+
+def enqueue(func: str, *args, name: str | None = None) -> None:
+    """Send one task (raises when the broker cannot take it)."""
+    from django_q.tasks import async_task
+
+    async_task(func, *args, task_name=name)
 
 
 def enqueue_many(func: str, calls: Iterable[tuple[tuple, str | None]]) -> None:
-    """Enqueue `func(*args)` for each (args, task name)."""
-    now = timezone.now()  # one enqueue instant for the batch
-    enqueue_prepared([prepare(func, args, name, started=now) for args, name in calls])
-
-
-def enqueue_prepared(items: list[Prepared]) -> None:
-    """Send prepared tasks: in one INSERT on the ORM broker, else one by one."""
+    """Send `func(*args)` for each (args, task name): one INSERT on the ORM broker, one
+    enqueue each on the others. Raises when the broker cannot take them."""
     from django_q.brokers import get_broker
     from django_q.brokers.orm import ORM
     from django_q.conf import Conf
     from django_q.models import OrmQ
-    from django_q.tasks import async_task
 
+    calls = list(calls)
     if Conf.SYNC:  # tests and debugging: run each now, as async_task does
-        for item in items:
-            async_task(item.func, *item.args, task_name=item.name)
+        for args, name in calls:
+            enqueue(func, *args, name=name)
         return
+    now = timezone.now()  # one enqueue instant for the batch
     broker = get_broker()
+    packs = [_signed(func, args, name, now) for args, name in calls]
     if isinstance(broker, ORM):
-        connection = connections[Conf.ORM]
-        lock = connection.ops.adapt_datetimefield_value(timezone.now())
         key = broker.list_key or Conf.CLUSTER_NAME
-        with connection.cursor() as cursor:
-            cursor.executemany(
-                f"INSERT INTO {connection.ops.quote_name(OrmQ._meta.db_table)} (key, payload, lock) "  # noqa: S608
-                "VALUES (%s, %s, %s)",
-                [(key, item.pack, lock) for item in items],
-            )
+        OrmQ.objects.using(Conf.ORM).bulk_create(
+            [OrmQ(key=key, payload=pack, lock=now) for pack in packs], batch_size=500
+        )
     else:
-        for item in items:
-            broker.enqueue(item.pack)
+        for pack in packs:
+            broker.enqueue(pack)
+
+
+# --- what /healthz asks --------------------------------------------------------------------
+def broker_status() -> dict:
+    try:
+        from django_q.brokers import get_broker
+
+        broker = get_broker()
+        if not broker.ping():
+            return {"ok": False, "detail": "broker did not answer"}
+        return {"ok": True, "detail": type(broker).__name__, "queued": broker.queue_size()}
+    except Exception as exc:
+        return {"ok": False, "detail": f"{exc.__class__.__name__}: {exc}"}
+
+
+def cluster_status() -> dict:
+    try:
+        from django_q.status import Stat
+
+        clusters = [s for s in Stat.get_all() if s.status not in ("Stopped",)]
+    except Exception as exc:
+        return {"ok": False, "detail": f"{exc.__class__.__name__}: {exc}"}
+    if not clusters:
+        return {"ok": False, "detail": "no worker cluster is running"}
+    return {
+        "ok": True,
+        "detail": f"{len(clusters)} cluster(s)",
+        "workers": sum(len(s.workers) for s in clusters),
+    }

@@ -10,10 +10,9 @@ from typing import Any
 
 from django.db import IntegrityError, transaction
 from django.db.models import F, Min
-from django.db.models.base import ModelState
 from django.utils import timezone
 
-from agents import events
+from agents import events, queueing
 from agents.models import (
     ACTIVE_STATUSES,
     Agent,
@@ -23,7 +22,6 @@ from agents.models import (
     RunStatus,
     Thread,
 )
-from gradent.lib.bulkinsert import bulk_insert
 from workspaces.models import RunCounter
 
 logger = logging.getLogger(__name__)
@@ -31,44 +29,24 @@ logger = logging.getLogger(__name__)
 TASK_PATH = "agents.tasks.execute_run"
 
 
-def enqueue_run(run_id: int) -> bool:
-    """Send the run's task to the broker. If the broker is down the run stays queued with
-    no task, and the dispatcher sends it again: nothing is lost."""
-    from django_q.tasks import async_task
-
-    try:
-        async_task(TASK_PATH, run_id, task_name=f"run-{run_id}")
-    except Exception:
-        logger.exception("could not enqueue run %s; the dispatcher will retry", run_id)
-        Run.objects.filter(pk=run_id, status=RunStatus.QUEUED).update(enqueued_at=None)
-        return False
-    return True
-
-
-def enqueue_runs(run_ids: Sequence[int], prepared: dict | None = None) -> int:
-    """Send many runs' tasks at once; returns how many were sent. On the ORM broker the
-    tasks are inserted in one statement (django-q2 has no bulk enqueue: see
-    agents/queueing.py); other brokers get one enqueue each. Runs whose task could not be
-    sent stay queued with no task and the dispatcher sends them again."""
-    from agents.queueing import enqueue_prepared, prepare
-
-    prepared = prepared or {}
-    if len(run_ids) == 1 and not prepared:
-        return int(enqueue_run(run_ids[0]))
+def enqueue_runs(run_ids: Sequence[int]) -> int:
+    """Send the runs' tasks to the broker; returns how many were sent. If the broker is
+    down the runs stay queued with no task, and the dispatcher sends them again: nothing
+    is lost."""
+    if not run_ids:
+        return 0
     try:
         with transaction.atomic():
-            now = timezone.now()
-            enqueue_prepared(
-                [
-                    prepared.get(run_id) or prepare(TASK_PATH, (run_id,), f"run-{run_id}", started=now)
-                    for run_id in run_ids
-                ]
-            )
+            queueing.enqueue_many(TASK_PATH, [((run_id,), f"run-{run_id}") for run_id in run_ids])
     except Exception:
-        logger.exception("could not enqueue %s runs; the dispatcher will retry", len(run_ids))
+        logger.exception("could not enqueue %s run(s); the dispatcher will retry", len(run_ids))
         Run.objects.filter(pk__in=run_ids, status=RunStatus.QUEUED).update(enqueued_at=None)
         return 0
     return len(run_ids)
+
+
+def enqueue_run(run_id: int) -> bool:
+    return enqueue_runs([run_id]) == 1
 
 
 def _create_run(**fields) -> tuple[Run, bool]:
@@ -98,8 +76,6 @@ class RunRequest:
     overlap_policy: str | None = None
     scheduled_for: datetime | None = None
     slot_key: str | None = None
-    # A task signed ahead that finds the run by its slot (agents.tasks.execute_slot).
-    task: Any = None
 
     @property
     def agent_id(self) -> int:
@@ -221,9 +197,10 @@ def start_runs(requests: Sequence[RunRequest]) -> list[Run]:
         if thread is None:
             thread = threads.get(agent.pk) or agent.primary_thread()
             threads[agent.pk] = thread
-        run = _new_run(
-            agent,
-            thread,
+        run = Run(
+            workspace_id=agent.workspace_id,
+            agent=agent,
+            thread=thread,
             source=request.source,
             source_ref=request.source_ref,
             input=dict(request.input or {}),
@@ -288,37 +265,14 @@ def start_runs(requests: Sequence[RunRequest]) -> list[Run]:
         Run.objects.bulk_update([run for run, _ in blocked if run.pk], ["reason"], batch_size=500)
     skipped = [run for _, run in new if run.status == RunStatus.SKIPPED and run.pk]
     send = [run.pk for _, run in new if run.status == RunStatus.QUEUED and run.enqueued_at and run.pk]
-    prepared = {run.pk: requests[index].task for index, run in new if requests[index].task is not None}
     if skipped:
         transaction.on_commit(lambda: _announce_skipped(skipped))
     if send:
-        from agents.queueing import atomic_with_the_database
-
-        if len(send) > 1 and atomic_with_the_database():
-            enqueue_runs(send, prepared)  # the runs and their tasks are committed together
+        if queueing.atomic_with_the_database():
+            enqueue_runs(send)  # the runs and their tasks are committed together
         else:
-            transaction.on_commit(lambda: enqueue_runs(send, prepared))
+            transaction.on_commit(lambda: enqueue_runs(send))
     return results  # type: ignore[return-value]
-
-
-_run_defaults: dict[str, Any] = {}
-
-
-def _new_run(agent: Agent, thread: Thread, **values: Any) -> Run:
-    """Run(agent=agent, thread=thread, **values) without Model.__init__'s per-field
-    work (a batch builds thousands): every field's default, then the values given. The
-    mutable defaults (input, payload) must be given."""
-    if not _run_defaults:
-        mutable = {"input", "payload"}
-        _run_defaults.update(
-            {f.attname: f.get_default() for f in Run._meta.concrete_fields if f.attname not in mutable}
-        )
-    run = Run.__new__(Run)
-    run._state = ModelState()
-    run.__dict__.update(_run_defaults)
-    run.__dict__.update(values, workspace_id=agent.workspace_id, agent_id=agent.pk, thread_id=thread.pk)
-    run._state.fields_cache.update(agent=agent, thread=thread)
-    return run
 
 
 def _announce_skipped(runs: list[Run]) -> None:
@@ -356,7 +310,7 @@ def _insert(new: list[tuple[int, Run]], results: list[Run | None]) -> None:
     runs = [run for _, run in new]
     try:
         with transaction.atomic():
-            bulk_insert(runs)
+            Run.objects.bulk_create(runs, batch_size=500)
     except IntegrityError:
         for index, run in new:
             fields = {f.attname: getattr(run, f.attname) for f in Run._meta.concrete_fields if not f.primary_key}

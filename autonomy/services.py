@@ -163,10 +163,10 @@ def _q_null_or_before(field: str, limit: datetime):
 
 
 def cycle_enqueue(workspace_id: int) -> None:
-    from django_q.tasks import async_task
+    from agents import queueing
 
     transaction.on_commit(
-        lambda: async_task("autonomy.tasks.run_cycle", workspace_id, task_name=f"autonomy-{workspace_id}")
+        lambda: queueing.enqueue("autonomy.tasks.run_cycle", workspace_id, name=f"autonomy-{workspace_id}")
     )
 
 

@@ -21,7 +21,7 @@ class AutonomySource(Source):
     def tick(self, now: datetime) -> TickResult:
         from datetime import timedelta
 
-        from django_q.tasks import async_task
+        from agents import queueing
 
         done = 0
         due = (
@@ -37,7 +37,7 @@ class AutonomySource(Source):
             if not claimed:
                 continue
             try:
-                async_task("autonomy.tasks.run_cycle", workspace_id, task_name=f"autonomy-{workspace_id}")
+                queueing.enqueue("autonomy.tasks.run_cycle", workspace_id, name=f"autonomy-{workspace_id}")
                 done += 1
             except Exception:
                 logger.exception("could not enqueue the cycle of workspace %s", workspace_id)

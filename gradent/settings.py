@@ -288,7 +288,6 @@ GRADENT_FIRE_LATE_SECONDS = env_int("GRADENT_FIRE_LATE_SECONDS", 60, minimum=1)
 GRADENT_MINING_INTERVAL = env_int("GRADENT_MINING_INTERVAL", 3600, minimum=0)
 # Each web process remembers a webhook (its secret, trigger and filters) this long after
 # reading it; a change made in the same process applies at once, elsewhere within this.
-GRADENT_WEBHOOK_CACHE_SECONDS = env_float("GRADENT_WEBHOOK_CACHE_SECONDS", 2.0)
 # USD per million tokens: {"model": [input, output]}; extend with GRADENT_MODEL_PRICES.
 GRADENT_MODEL_PRICES = {
     "gpt-4o": [2.50, 10.00],

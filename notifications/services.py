@@ -133,10 +133,10 @@ def notification_create(
 def enqueue_notification(notification_id: int) -> bool:
     """Send the notification's task to the broker. If the broker is down the row waits
     with no task and the dispatcher sends it again: nothing is lost."""
-    from django_q.tasks import async_task
+    from agents import queueing
 
     try:
-        async_task(TASK_PATH, notification_id, task_name=f"notification-{notification_id}")
+        queueing.enqueue(TASK_PATH, notification_id, name=f"notification-{notification_id}")
     except Exception:
         logger.exception("could not enqueue notification %s; the dispatcher will retry", notification_id)
         Notification.objects.filter(pk=notification_id, status__in=WAITING_STATUSES).update(enqueued_at=None)

@@ -9,15 +9,13 @@ class ProactiveConfig(AppConfig):
     verbose_name = "Proactive: schedules, monitors, triggers, webhooks"
 
     def ready(self) -> None:
-        from django.db.models.signals import post_delete, post_save
+        from django.db.models.signals import post_save
 
         from agents import events as agent_events
         from agents.models import Agent
         from agents.tools import register_tool
         from agents.validation import register_schedule_validator
         from proactive import sources  # noqa: F401  (registers the dispatcher sources)
-        from proactive.hooks import forget_webhooks
-        from proactive.models import Trigger, Webhook
         from proactive.services import MONITOR_FLIPPED
         from proactive.timing import validate_cron
 
@@ -27,11 +25,6 @@ class ProactiveConfig(AppConfig):
         register_tool("proactive.events.ScheduleFollowupTool")
         checks.register(check_plugins)
         post_save.connect(sync_agent_schedule, sender=Agent, dispatch_uid="proactive.sync_agent_schedule")
-        for model in (Webhook, Trigger):  # the hook view remembers webhooks for a moment
-            for signal in (post_save, post_delete):
-                signal.connect(
-                    forget_webhooks, sender=model, dispatch_uid=f"proactive.forget_webhooks.{model.__name__}"
-                )
 
 
 def sync_agent_schedule(sender, instance, raw: bool = False, **kwargs) -> None:

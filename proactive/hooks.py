@@ -9,22 +9,16 @@ webhook source starts the runs of pending deliveries in batches
 
 from __future__ import annotations
 
-import json
 import logging
-import time
-from urllib.parse import parse_qs
 
-from django.conf import settings
 from django.core.cache import cache
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, transaction
 from django.http import HttpRequest, JsonResponse
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
-from gradent.lib.bulkinsert import bulk_insert
-from gradent.lib.groupcommit import GroupCommit
-from proactive.models import Webhook, WebhookDelivery
+from proactive.models import Webhook, WebhookDelivery, parse_body
 from proactive.services import trigger_matches
 from proactive.signatures import get_scheme
 from proactive.signatures.base import SignatureError
@@ -39,31 +33,8 @@ def _headers(request: HttpRequest) -> dict[str, str]:
     return {k.lower(): v for k, v in request.headers.items() if k.lower() not in _DROP_HEADERS}
 
 
-_webhooks: dict[str, tuple[float, Webhook | None]] = {}
-_sqlite_writes = GroupCommit(lambda batch: _write_deliveries(batch))
-_WEBHOOKS_KEPT = 10_000
-
-
 def _webhook(url_path: str) -> Webhook | None:
-    """The webhook at this path (with its trigger), remembered for
-    GRADENT_WEBHOOK_CACHE_SECONDS: a busy hook costs one read per interval, not one per
-    delivery. Saving or deleting a webhook or trigger forgets everything in this process
-    (forget_webhooks); other processes see the change within the interval."""
-    ttl = settings.GRADENT_WEBHOOK_CACHE_SECONDS
-    now = time.monotonic()
-    kept = _webhooks.get(url_path)
-    if kept is not None and now - kept[0] < ttl:
-        return kept[1]
-    webhook = Webhook.objects.select_related("trigger").filter(url_path=url_path).first()
-    if ttl > 0:
-        if len(_webhooks) >= _WEBHOOKS_KEPT:
-            _webhooks.clear()
-        _webhooks[url_path] = (now, webhook)
-    return webhook
-
-
-def forget_webhooks(**kwargs) -> None:
-    _webhooks.clear()
+    return Webhook.objects.select_related("trigger").filter(url_path=url_path).first()
 
 
 def _remote(request: HttpRequest) -> str | None:
@@ -76,8 +47,8 @@ def _delivery_id(verified) -> str:
 
 
 def _store(request, *, webhook, url_path, body, verdict, status, reason="", verified=None, pending=False):
-    """One INSERT (gradent.lib.bulkinsert: the ORM's save() costs more than the rest of
-    an accepted delivery together)."""
+    """Save the delivery. A redelivered accepted message raises IntegrityError (the
+    unique constraint on accepted delivery ids), inside its own savepoint."""
     delivery = WebhookDelivery(
         webhook=webhook,
         workspace_id=webhook.workspace_id if webhook else None,
@@ -94,71 +65,13 @@ def _store(request, *, webhook, url_path, body, verdict, status, reason="", veri
         remote_addr=_remote(request),
         pending=pending,
     )
-    if connection.vendor == "sqlite":
-        _sqlite_writes.submit(delivery)  # raises the row's own IntegrityError
-    else:
-        _insert_now([delivery])
+    with transaction.atomic():
+        delivery.save(force_insert=True)
     return delivery
-
-
-def _write_deliveries(deliveries: list[WebhookDelivery]) -> list[Exception | None]:
-    """SQLite: every delivery waiting, in one statement (see gradent.lib.groupcommit). In
-    autocommit a single INSERT is its own transaction: no BEGIN / COMMIT round trips, each
-    of which gives up the GIL and waits to get it back. A redelivery among them (the
-    unique constraint) fails the statement as a whole; then the rows go one by one, so
-    only that row fails."""
-    try:
-        _insert_now(deliveries)
-        return [None] * len(deliveries)
-    except IntegrityError as exc:
-        if len(deliveries) == 1:
-            return [exc]
-    errors: list[Exception | None] = []
-    for delivery in deliveries:
-        try:
-            _insert_now([delivery])
-            errors.append(None)
-        except IntegrityError as exc:
-            errors.append(exc)
-    return errors
-
-
-def _insert_now(deliveries: list[WebhookDelivery]) -> None:
-    if transaction.get_connection().in_atomic_block:
-        with transaction.atomic():  # a savepoint inside the caller's transaction
-            bulk_insert(deliveries)
-    else:
-        bulk_insert(deliveries)
 
 
 def _answer(delivery: WebhookDelivery, status: int, **extra) -> JsonResponse:
     return JsonResponse({"status": delivery.verdict, "delivery": delivery.pk, **extra}, status=status)
-
-
-def _payload(request: HttpRequest, body: bytes) -> dict | None:
-    return parse_body(body, request.content_type or "")
-
-
-def parse_body(body: bytes, content_type: str) -> dict | None:
-    """The body as data for the agent; None when it claims to be JSON and is not. Also
-    used to replay a stored delivery (content_type from its stored headers)."""
-    content_type = content_type.split(";")[0].strip().lower()
-    if not body:
-        return {}
-    if content_type == "application/x-www-form-urlencoded":
-        form = {k: v[0] if len(v) == 1 else v for k, v in parse_qs(body.decode("utf-8", "replace")).items()}
-        if "payload" in form and isinstance(form["payload"], str):  # GitHub's form-encoded deliveries
-            try:
-                data = json.loads(form["payload"])
-            except (ValueError, RecursionError):
-                return None
-            return data if isinstance(data, dict) else {"data": data}
-        return form
-    try:
-        data = json.loads(body)
-    except (ValueError, RecursionError):  # RecursionError: absurdly deep nesting
-        return None if "json" in content_type else {"body": body.decode("utf-8", "replace")}
-    return data if isinstance(data, dict) else {"data": data}
 
 
 def _rate_limited(webhook: Webhook) -> bool:
@@ -214,7 +127,7 @@ def receive(request: HttpRequest, url_path: str) -> JsonResponse:
     except SignatureError as exc:
         return reply("rejected", 401, f"signature: {exc.reason}: {exc}", detail="Invalid signature.")
 
-    payload = _payload(request, body)
+    payload = parse_body(body, request.content_type or "")
     if payload is None:
         return reply("rejected", 400, "body is not valid JSON", detail="Body is not valid JSON.")
     if verified.event_type == "ping":

@@ -17,13 +17,12 @@ from django.db.models import F
 from django.utils import timezone
 
 from agents import events as agent_events
-from agents import queueing
 from agents.models import Agent, Run, RunSource
 from agents.services import RunRequest, record_missed_run, start_run
 from gradent.lib.jsonutil import jsonable
 from gradent.lib.templating import TemplateError, render_string
 from proactive import timing
-from proactive.models import Monitor, MonitorCheck, Schedule, Trigger, WebhookDelivery
+from proactive.models import Monitor, MonitorCheck, Schedule, Trigger, WebhookDelivery, parse_body
 
 logger = logging.getLogger(__name__)
 MONITOR_FLIPPED = "monitor_flipped"
@@ -115,15 +114,12 @@ def _fire_slot(schedule: Schedule, slot: datetime, *, extra_input: dict | None =
 
 @dataclass
 class SimpleFire:
-    """A schedule's next fire, planned as if it came on time: what a batch needs to fire
-    it. Planned from one version of the schedule's row (`updated`); a batch uses it only
-    if the row has not changed since."""
+    """A schedule's due fire when it is on time and alone (no missed slots): what a batch
+    needs to fire it together with others."""
 
-    schedule_id: int
+    schedule: Schedule
     slot: datetime
     next_fire_at: datetime | None
-    enabled: bool
-    updated: datetime
     request: RunRequest
 
     def fits(self, now: datetime) -> bool:
@@ -133,9 +129,9 @@ class SimpleFire:
         return self.slot <= now and not late and (self.next_fire_at is None or self.next_fire_at > now)
 
 
-def plan_fire(schedule: Schedule) -> SimpleFire | None:
-    """The batch plan for the schedule's next fire, or None when its timing raises (then
-    schedule_fire_due meets the error and disables it). Needs PLAN_FIELDS only."""
+def schedule_plan_fire(schedule: Schedule) -> SimpleFire | None:
+    """The schedule's next fire as a batch fires it, or None when its timing raises (then
+    schedule_fire_due meets the error and disables it)."""
     slot = schedule.next_fire_at
     if slot is None:
         return None
@@ -146,29 +142,44 @@ def plan_fire(schedule: Schedule) -> SimpleFire | None:
     not_before = None
     if schedule.jitter_seconds:
         not_before = timing.jittered(slot, schedule.jitter_seconds, seed=schedule.source_ref)
-    slot_key = schedule.slot_key(slot)
     return SimpleFire(
-        schedule_id=schedule.pk,
+        schedule=schedule,
         slot=slot,
         next_fire_at=following,
-        enabled=not (following is None and schedule.kind == Schedule.Kind.ONCE),
-        updated=schedule.updated,
         request=RunRequest(
             schedule.agent_id,
             source=RunSource.SCHEDULE,
             source_ref=schedule.source_ref,
             input=_schedule_input(schedule),
             scheduled_for=slot,
-            slot_key=slot_key,
+            slot_key=schedule.slot_key(slot),
             not_before=not_before,
             overlap_policy=schedule.overlap_policy or None,
-            task=queueing.prepare("agents.tasks.execute_slot", (slot_key,), f"run-{slot_key}"),
         ),
     )
 
 
-# What plan_fire reads; batches load only these.
-PLAN_FIELDS = (
+def schedule_fire_batch(fires: list[SimpleFire], *, now: datetime) -> int:
+    """Start the fires' runs with one start_runs call and advance their schedules with one
+    bulk_update. Returns how many runs were started (or recorded as skipped)."""
+    from agents.services import start_runs
+
+    runs = start_runs([fire.request for fire in fires])
+    schedules = []
+    for fire, run in zip(fires, runs, strict=True):
+        schedule = fire.schedule
+        schedule.last_fire_at, schedule.last_run_id, schedule.updated = fire.slot, run.pk, now
+        schedule.next_fire_at = fire.next_fire_at
+        schedule.enabled = not (fire.next_fire_at is None and schedule.kind == Schedule.Kind.ONCE)
+        schedules.append(schedule)
+    Schedule.objects.bulk_update(
+        schedules, ["last_fire_at", "last_run", "next_fire_at", "enabled", "updated"], batch_size=500
+    )
+    return len(runs)
+
+
+# What a batch fire reads of a schedule.
+FIRE_FIELDS = (
     "agent_id", "kind", "timezone", "cron_expression", "interval_seconds", "anchor", "created", "run_at",
     "start_at", "end_at", "next_fire_at", "jitter_seconds", "input", "task_description", "overlap_policy", "updated",
 )  # fmt: skip
@@ -505,7 +516,6 @@ def webhook_start_pending(*, limit: int = 500) -> int:
     Returns how many deliveries were settled. If the batch fails, each delivery is tried
     on its own; one that still fails keeps its verdict and says why it has no run."""
     from agents.dispatcher import skip_locked_supported
-    from proactive.hooks import parse_body
 
     fields = ("id", "webhook_id", "webhook__trigger_id", "body", "headers", "event_type", "delivery_id", "reason")
     rows = list(WebhookDelivery.objects.filter(pending=True).order_by("id").values_list(*fields)[:limit])
@@ -541,7 +551,7 @@ def webhook_start_pending(*, limit: int = 500) -> int:
 
 
 def _settle_deliveries(plans: list[_Pending]) -> None:
-    from django.db import OperationalError, connection
+    from django.db import OperationalError
 
     from agents.services import start_runs
 
@@ -555,7 +565,7 @@ def _settle_deliveries(plans: list[_Pending]) -> None:
         logger.exception("starting %s webhook runs together failed; starting them one by one", len(requests))
         started = iter(_start_each(requests))
     now = timezone.now()
-    rows, fired = [], {}
+    deliveries, fired = [], {}
     for plan in plans:
         run, why = (next(started), "") if plan.request is not None else (None, plan.why)
         if isinstance(run, Exception):
@@ -564,12 +574,10 @@ def _settle_deliveries(plans: list[_Pending]) -> None:
             why = run.reason if run.status == "skipped" else ""
             fired[plan.trigger_id] = fired.get(plan.trigger_id, 0) + 1
         verdict = WebhookDelivery.Verdict.FILTERED if plan.request is None else WebhookDelivery.Verdict.ACCEPTED
-        rows.append((run.pk if run else None, False, verdict, (why or plan.reason)[:300], plan.id))
-    with connection.cursor() as cursor:
-        cursor.executemany(
-            'UPDATE "proactive_webhookdelivery" SET run_id = %s, pending = %s, verdict = %s, reason = %s WHERE id = %s',
-            rows,
+        deliveries.append(
+            WebhookDelivery(pk=plan.id, run=run, pending=False, verdict=verdict, reason=(why or plan.reason)[:300])
         )
+    WebhookDelivery.objects.bulk_update(deliveries, ["run", "pending", "verdict", "reason"], batch_size=500)
     for trigger_id, count in fired.items():
         Trigger.objects.filter(pk=trigger_id).update(fire_count=F("fire_count") + count, last_fired_at=now)
 
@@ -592,8 +600,6 @@ def webhook_replay(delivery: WebhookDelivery, *, dry_run: bool = False) -> dict:
     """Fire the trigger again with a stored delivery (its signature was checked when it
     arrived; rejected deliveries never passed that check and are not replayed). A dry run
     reports what would happen without starting a run."""
-    from proactive.hooks import parse_body
-
     webhook = delivery.webhook
     if webhook is None:
         return {"ok": False, "reason": "the delivery matched no webhook"}
@@ -602,8 +608,7 @@ def webhook_replay(delivery: WebhookDelivery, *, dry_run: bool = False) -> dict:
                 "only verified deliveries can be replayed"}  # fmt: skip
     if delivery.reason in ("ping", "url_verification"):
         return {"ok": False, "reason": f"a {delivery.reason} delivery does not fire the trigger"}
-    headers = delivery.headers if isinstance(delivery.headers, dict) else {}
-    payload = parse_body(bytes(delivery.body), str(headers.get("content-type", "")))
+    payload = delivery.payload()
     if payload is None:
         return {"ok": False, "reason": "the stored body is not valid JSON"}
     trigger = webhook.trigger

@@ -7,11 +7,7 @@ from django.core.cache import cache
 @pytest.fixture(autouse=True)
 def _fresh_cache():
     # Throttle counters live in the cache; one test's requests must not throttle the next.
-    # The hook view's process-local webhook memory is forgotten too.
-    from proactive.hooks import forget_webhooks
-
     cache.clear()
-    forget_webhooks()
     yield
 
 

@@ -137,43 +137,13 @@ def test_bulk_packages_are_what_async_task_enqueues():
         assert package["id"] != reference["id"]
 
 
-def test_a_task_signed_ahead_names_the_slot_and_runs_the_run(make_agent, django_capture_on_commit_callbacks):
-    """A schedule's fire is planned (and its task signed) before the run exists."""
-    from agents.queueing import prepare
-    from agents.tasks import execute_slot
+def test_a_batch_and_its_tasks_are_committed_together_or_not_at_all(make_agent):
+    """On the ORM broker the tasks are rows of the same transaction as the runs."""
+    from django.db import transaction
 
     agent = make_agent(overlap_policy="allow")
-    ahead = prepare("agents.tasks.execute_slot", ("schedule:1:2026-03-01T09:00:00+00:00",), "run-ahead")
-    with django_capture_on_commit_callbacks(execute=True):
-        runs = start_runs([RunRequest(agent, slot_key="schedule:1:2026-03-01T09:00:00+00:00", task=ahead),
-                           RunRequest(agent, slot_key="schedule:2:2026-03-01T09:00:00+00:00")])  # fmt: skip
-    packages = [SignedPackage.loads(q.payload) for q in OrmQ.objects.order_by("id")]
-    assert [(p["func"], p["args"]) for p in packages] == [
-        ("agents.tasks.execute_slot", ("schedule:1:2026-03-01T09:00:00+00:00",)),
-        ("agents.tasks.execute_run", (runs[1].pk,)),
-    ]
-    assert execute_slot("schedule:1:2026-03-01T09:00:00+00:00") == "succeeded"
-    assert execute_slot("schedule:9:never") == "no such run"
-    runs[0].refresh_from_db()
-    assert runs[0].status == "succeeded"
-
-
-def test_a_batch_of_skipped_fires_looks_up_notification_channels_once(make_agent, django_capture_on_commit_callbacks):
-    """Overlap policy 'skip' (the default) on a busy agent: one queued run, the rest skipped,
-    each announced; the channel lookup is not repeated for every one of them."""
-    from notifications.models import Channel, Notification
-
-    agent = make_agent(overlap_policy="skip")
-    Channel.objects.create(workspace=agent.workspace, name="ops", kind="ntfy",
-                           config={"topic": "ops"}, events=["run_skipped"])  # fmt: skip
-    requests = [RunRequest(agent, slot_key=f"s:{i}") for i in range(200)]
-    with CaptureQueriesContext(connection) as queries, django_capture_on_commit_callbacks(execute=False) as callbacks:
-        runs = start_runs(requests)
-    assert [r.status for r in runs].count("skipped") == 199
-    with CaptureQueriesContext(connection) as announced:
-        for callback in callbacks:
-            callback()
-    channel_reads = [q for q in announced.captured_queries if 'FROM "notifications_channel"' in q["sql"]]
-    assert len(channel_reads) == 1
-    assert Notification.objects.filter(event="run_skipped").count() == 199
-    assert len(queries.captured_queries) < 40
+    with pytest.raises(RuntimeError), transaction.atomic():
+        start_runs([RunRequest(agent), RunRequest(agent)])
+        assert OrmQ.objects.count() == 2  # sent inside the transaction, not after it
+        raise RuntimeError("the caller fails after starting")
+    assert (Run.objects.count(), OrmQ.objects.count()) == (0, 0)

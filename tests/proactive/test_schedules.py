@@ -315,37 +315,26 @@ def test_a_batch_fires_late_schedules_on_their_own_and_keeps_a_broken_one_out():
     assert not broken.enabled and broken.error and runs_of(broken) == []
 
 
-def test_fires_are_planned_ahead_and_a_schedule_changed_since_is_planned_again():
+def test_a_batch_fires_what_the_schedule_says_at_the_instant():
     agent = make_agent()
     start = utc(2026, 3, 1, 8, 0)
-    kept = make_schedule(agent, now=start, name="kept", task_description="as planned")
+    kept = make_schedule(agent, now=start, name="kept", task_description="as saved")
     changed = make_schedule(agent, now=start, name="changed", task_description="old task")
+    paused = make_schedule(agent, now=start, name="paused")
     source = ScheduleSource()  # one source across ticks, as in the dispatcher
 
     far = source.tick(utc(2026, 3, 1, 8, 30))
-    assert far.next_due == utc(2026, 3, 1, 9, 0) - source.lead  # wake up to plan
-    near = source.tick(utc(2026, 3, 1, 8, 59, 59, 500000))
-    assert near.done == 0 and near.next_due == utc(2026, 3, 1, 9, 0)
-    assert set(source._plans) == {kept.pk, changed.pk}
-
+    assert far.done == 0 and far.next_due == utc(2026, 3, 1, 9, 0)
     changed.task_description = "new task"
-    schedule_save(changed, now=utc(2026, 3, 1, 8, 59, 59, 700000))  # same slot, new row version
+    schedule_save(changed, now=utc(2026, 3, 1, 8, 59, 59, 700000))
+    schedule_pause(paused)
 
     assert source.tick(utc(2026, 3, 1, 9, 0, 0, 100000)).done == 2
-    assert runs_of(kept)[0].input["task"] == "as planned"
+    assert runs_of(kept)[0].input["task"] == "as saved"
     assert runs_of(changed)[0].input["task"] == "new task"
-    assert source._plans == {}
+    assert runs_of(paused) == []
     for schedule in (kept, changed):
         schedule.refresh_from_db()
         assert schedule.next_fire_at == utc(2026, 3, 2, 9, 0)
-
-
-def test_a_plan_made_ahead_is_not_used_after_a_pause_and_resume():
-    agent = make_agent()
-    schedule = make_schedule(agent, now=utc(2026, 3, 1, 8, 0), cron_expression="0 9 * * *")
-    source = ScheduleSource()
-    source.tick(utc(2026, 3, 1, 8, 59, 59, 500000))
-    assert schedule.pk in source._plans
-    schedule_pause(schedule)
-    assert source.tick(utc(2026, 3, 1, 9, 0, 1)).done == 0
-    assert runs_of(schedule) == []
+        assert schedule.last_fire_at == utc(2026, 3, 1, 9, 0)
+        assert schedule.last_run == runs_of(schedule)[0]
