@@ -11,6 +11,7 @@ import json
 import logging
 import os
 import random
+import secrets
 import socket
 import time
 from dataclasses import dataclass
@@ -19,7 +20,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
@@ -34,11 +35,29 @@ from gradent.lib.jsonutil import jsonable
 from gradent.lib.prompting import fence_untrusted
 
 logger = logging.getLogger(__name__)
+# Steps of a run are written together unless the last write is older than this.
+STEP_FLUSH_SECONDS = 0.5
+
+
+def release_connection() -> None:
+    """Give this thread's database connection back before a long wait. On PostgreSQL it
+    goes back to the pool, so a worker holding many waiting runs does not hold as many
+    connections. SQLite connections are files, kept."""
+    if connection.vendor != "sqlite" and not connection.in_atomic_block:
+        connection.close()
+
+
+_worker: tuple[int, str] | None = None
 
 
 def worker_id() -> str:
-    # Computed at claim time: the executor may be imported before django-q2 forks workers.
-    return f"{socket.gethostname()}:{os.getpid()}"
+    """This process's name in Run.worker and WorkerHeartbeat: host:pid:token. The token
+    tells a new process apart from a dead one that had the same pid. Computed when first
+    needed: the executor may be imported before django-q2 forks its workers."""
+    global _worker
+    if _worker is None or _worker[0] != os.getpid():
+        _worker = (os.getpid(), f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}")
+    return _worker[1]
 
 
 class RunEnded(Exception):
@@ -55,6 +74,14 @@ class RunEnded(Exception):
 
 class BudgetExceeded(RunEnded):
     pass
+
+
+class Superseded(RunEnded):
+    """The run is no longer this worker's (the dispatcher handed it back, or it was
+    finished otherwise): stop without writing anything more."""
+
+    def __init__(self):
+        super().__init__("", "no longer this worker's run")
 
 
 @dataclass
@@ -90,7 +117,8 @@ def retry_delay(attempt: int, retry_after: float | None = None) -> float:
 
 
 def claim(run_id: int) -> Run | None:
-    """Take the run for this worker, or None when it is not ours to run."""
+    """Take the run for this worker (a conditional update that counts the attempt), or
+    None when it is not ours to run."""
     run = Run.objects.select_related("agent", "thread").filter(pk=run_id).first()
     if run is None or run.status != RunStatus.QUEUED:
         return None
@@ -113,24 +141,32 @@ def claim(run_id: int) -> Run | None:
         Run.objects.filter(pk=run_id, status=RunStatus.QUEUED).update(enqueued_at=None)
         return None
     deadline = now + timedelta(seconds=run.agent.max_seconds + settings.GRADENT_RUN_GRACE_SECONDS)
+    worker = worker_id()
     claimed = Run.objects.filter(pk=run_id, status=RunStatus.QUEUED, attempt=run.attempt).update(
         status=RunStatus.RUNNING,
         attempt=F("attempt") + 1,
         started_at=now,
         deadline_at=deadline,
-        worker=worker_id(),
+        worker=worker,
         reason="",
     )
     if claimed != 1:
         return None
     run.status, run.attempt, run.started_at, run.deadline_at = RunStatus.RUNNING, run.attempt + 1, now, deadline
+    run.worker = worker
     return run
 
 
 def execute_run(run_id: int) -> str:
+    """Claim and execute a run here and now (django-q2's sync mode, tests)."""
     run = claim(run_id)
     if run is None:
         return "not claimed"
+    return execute_claimed(run)
+
+
+def execute_claimed(run: Run) -> str:
+    """The model ⇄ tools loop of a claimed run, and its outcome."""
     events.publish(events.RUN_STARTED, run=run)
     executor = Executor(run)
     try:
@@ -153,11 +189,19 @@ class Executor:
             cost=run.cost_usd,
             tool_calls=run.tool_call_count,
         )
-        self.step_index = run.steps.count()
+        self.step_index = run.step_count  # steps of earlier attempts included
         self.attempt_steps = 0
         self.started = time.monotonic()
         self.answer = ""
-        self.new_messages: list[Message] = []
+        # Steps are written in batches (flush): before the run waits on a model or a tool
+        # when the last write is older than STEP_FLUSH_SECONDS, and with the outcome.
+        self.pending_steps: list[RunStep] = []
+        self.flushed_at = self.started
+
+    def mine(self) -> Q:
+        """This attempt of the run, as long as this worker holds it."""
+        run = self.run
+        return Q(pk=run.pk, status=RunStatus.RUNNING, attempt=run.attempt, worker=run.worker)
 
     # --- the loop ----------------------------------------------------------------------
     def loop(self) -> None:
@@ -170,6 +214,8 @@ class Executor:
 
         while True:
             self.check_cancel_and_budgets()
+            if record_llm:
+                self.before_waiting()
             t0 = time.monotonic()
             started_at = timezone.now()
             try:
@@ -225,6 +271,7 @@ class Executor:
                         f"The model called tool '{call.name}', which this agent is not allowed to use.",
                     )
                 self.check_cancel_and_budgets()
+                self.before_waiting()
                 output = self.call_tool(tool, call.id, call.arguments)
                 context.step_outputs.append(output)
                 context.step_outputs_by_id[call.id] = output
@@ -311,7 +358,10 @@ class Executor:
 
     def check_cancel_and_budgets(self) -> None:
         agent = self.agent
-        if Run.objects.filter(pk=self.run.pk, cancel_requested=True).exists():
+        cancel = Run.objects.filter(self.mine()).values_list("cancel_requested", flat=True).first()
+        if cancel is None:
+            raise Superseded()
+        if cancel:
             raise RunEnded(RunStatus.CANCELLED, "Cancelled while running.")
         if self.attempt_steps >= agent.max_steps:
             raise BudgetExceeded(RunStatus.FAILED, f"Budget: max steps ({agent.max_steps}) reached.")
@@ -324,24 +374,28 @@ class Executor:
 
     def record_step(self, kind, name, input, output, t0, started_at, *, tokens=(0, 0), error: str = "") -> None:
         self.attempt_steps += 1
-        RunStep.objects.create(
-            run=self.run,
-            attempt=self.run.attempt,
-            index=self.step_index,
-            kind=kind,
-            name=name[:120],
-            status=RunStep.Status.ERROR if error else RunStep.Status.OK,
-            input=jsonable(input),
-            output=jsonable(output),
-            error=error,
-            started_at=started_at,
-            duration_ms=int((time.monotonic() - t0) * 1000),
-            input_tokens=tokens[0],
-            output_tokens=tokens[1],
+        self.pending_steps.append(
+            RunStep(
+                run=self.run,
+                attempt=self.run.attempt,
+                index=self.step_index,
+                kind=kind,
+                name=name[:120],
+                status=RunStep.Status.ERROR if error else RunStep.Status.OK,
+                input=jsonable(input),
+                output=jsonable(output),
+                error=error,
+                started_at=started_at,
+                duration_ms=int((time.monotonic() - t0) * 1000),
+                input_tokens=tokens[0],
+                output_tokens=tokens[1],
+            )
         )
         self.step_index += 1
         self.totals.steps = self.step_index
-        Run.objects.filter(pk=self.run.pk).update(
+
+    def totals_fields(self) -> dict[str, Any]:
+        return dict(
             step_count=self.step_index,
             tool_call_count=self.totals.tool_calls,
             input_tokens=self.totals.input_tokens,
@@ -349,16 +403,24 @@ class Executor:
             cost_usd=self.totals.cost,
         )
 
+    def before_waiting(self) -> None:
+        """Show the steps so far (a run may now wait a minute on a model or a tool), and
+        give the database connection back while waiting."""
+        if self.pending_steps and time.monotonic() - self.flushed_at >= STEP_FLUSH_SECONDS:
+            with transaction.atomic():
+                if not Run.objects.filter(self.mine()).update(**self.totals_fields()):
+                    raise Superseded()
+                RunStep.objects.bulk_create(self.pending_steps)
+            self.pending_steps = []
+            self.flushed_at = time.monotonic()
+        release_connection()
+
     # --- the outcome -------------------------------------------------------------------
     def finish(self, ended: RunEnded) -> str:
         run, now = self.run, timezone.now()
-        fields: dict[str, Any] = dict(
-            step_count=self.step_index,
-            tool_call_count=self.totals.tool_calls,
-            input_tokens=self.totals.input_tokens,
-            output_tokens=self.totals.output_tokens,
-            cost_usd=self.totals.cost,
-        )
+        if isinstance(ended, Superseded):
+            return "superseded"
+        fields: dict[str, Any] = self.totals_fields()
         retrying = ended.retryable and run.attempt < run.max_attempts
         if retrying:
             delay = retry_delay(run.attempt, ended.retry_after)
@@ -385,7 +447,12 @@ class Executor:
         with transaction.atomic():
             # Only this claim may finish the run: if the dispatcher already declared the
             # worker lost (or it was finished otherwise), leave its verdict alone.
-            updated = Run.objects.filter(Q(pk=run.pk, status=RunStatus.RUNNING, attempt=run.attempt)).update(**fields)
+            updated = Run.objects.filter(self.mine()).update(**fields)
+            if updated and self.pending_steps:
+                RunStep.objects.bulk_create(self.pending_steps)
+            if updated and fields["status"] == RunStatus.SUCCEEDED:
+                # The agent's failure streak ends, in the same write transaction.
+                Agent.objects.filter(pk=run.agent_id, consecutive_failures__gt=0).update(consecutive_failures=0)
             if updated and not retrying and fields["status"] == RunStatus.SUCCEEDED and run.thread_id:
                 Message.objects.bulk_create(
                     [
@@ -399,14 +466,15 @@ class Executor:
             setattr(run, key, value)
         if retrying:
             return "retrying"
-        after_run_finished(run)
+        after_run_finished(run, success_counted=run.status == RunStatus.SUCCEEDED)
         return run.status
 
 
-def after_run_finished(run: Run) -> None:
+def after_run_finished(run: Run, *, success_counted: bool = False) -> None:
     """Bookkeeping after a run reached a final status, whoever finished it."""
-    if run.status in (RunStatus.SUCCEEDED, RunStatus.FAILED, RunStatus.TIMED_OUT):
-        agent_record_outcome(agent_id=run.agent_id, succeeded=run.status == RunStatus.SUCCEEDED)
+    succeeded = run.status == RunStatus.SUCCEEDED
+    if run.status in (RunStatus.SUCCEEDED, RunStatus.FAILED, RunStatus.TIMED_OUT) and not success_counted:
+        agent_record_outcome(agent_id=run.agent_id, succeeded=succeeded)
     if run.status == RunStatus.SUCCEEDED:
         events.publish(events.RUN_SUCCEEDED, run=run)
     elif run.status in (RunStatus.FAILED, RunStatus.TIMED_OUT):

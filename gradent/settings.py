@@ -252,6 +252,15 @@ GRADENT_EXTRA_TOOLS = env_list("GRADENT_EXTRA_TOOLS", [])
 GRADENT_RUNS_PER_HOUR = env_int("GRADENT_RUNS_PER_HOUR", 1000, minimum=0)
 GRADENT_RUN_GRACE_SECONDS = env_int("GRADENT_RUN_GRACE_SECONDS", 60, minimum=1)
 GRADENT_QUEUED_STALE_SECONDS = env_int("GRADENT_QUEUED_STALE_SECONDS", 300, minimum=1)
+# Runs in flight per worker process: a run mostly waits on a model or a tool, so one
+# process holds many (a thread each). See docs/deploy.md for sizing.
+GRADENT_RUNS_PER_WORKER = env_int("GRADENT_RUNS_PER_WORKER", 64, minimum=1)
+GRADENT_WORKER_HEARTBEAT_SECONDS = env_float("GRADENT_WORKER_HEARTBEAT_SECONDS", 5.0)
+# A worker silent this long is lost: the dispatcher hands its runs back.
+GRADENT_WORKER_LOST_SECONDS = env_float("GRADENT_WORKER_LOST_SECONDS", 15.0)
+# On SIGTERM, stop or recycle, how long a worker lets its runs finish before handing
+# the rest back (keep it under the stop timeout of whatever supervises the cluster).
+GRADENT_WORKER_STOP_GRACE_SECONDS = env_float("GRADENT_WORKER_STOP_GRACE_SECONDS", 10.0)
 GRADENT_RETRY_BASE_SECONDS = env_float("GRADENT_RETRY_BASE_SECONDS", 10.0)
 GRADENT_RETRY_MAX_SECONDS = env_float("GRADENT_RETRY_MAX_SECONDS", 600.0)
 GRADENT_DISPATCHER_MAX_SLEEP = env_float("GRADENT_DISPATCHER_MAX_SLEEP", 1.0)
