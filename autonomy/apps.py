@@ -9,11 +9,12 @@ class AutonomyConfig(AppConfig):
     verbose_name = "Autonomy: autonomous mode and the goal-driven loop"
 
     def ready(self) -> None:
+        from agents.dispatcher import register_source
         from agents.tools import register_tool
-        from autonomy import sources  # noqa: F401  (registers the dispatcher source)
 
         register_tool("autonomy.tools.RecordMetricTool")
         register_tool("autonomy.tools.RecordEventTool")
+        register_source("autonomy.sources.AutonomySource")
 
         checks.register(check_action_handlers)
 

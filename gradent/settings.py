@@ -248,7 +248,13 @@ CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 # --- Gradent --------------------------------------------------------------------------
 # Private/loopback targets the safe HTTP client may reach: "*", CIDRs, IPs or host names.
 GRADENT_ALLOW_PRIVATE_URLS = env_list("GRADENT_ALLOW_PRIVATE_URLS", [])
+# Your own plug-ins, by dotted path, added to the built-ins (never replacing one):
+# Tool and Provider subclasses, dispatcher Sources, Probes, signature schemes.
 GRADENT_EXTRA_TOOLS = env_list("GRADENT_EXTRA_TOOLS", [])
+GRADENT_EXTRA_PROVIDERS = env_list("GRADENT_EXTRA_PROVIDERS", [])
+GRADENT_EXTRA_DISPATCHER_SOURCES = env_list("GRADENT_EXTRA_DISPATCHER_SOURCES", [])
+GRADENT_EXTRA_PROBES = env_list("GRADENT_EXTRA_PROBES", [])
+GRADENT_EXTRA_SIGNATURE_SCHEMES = env_list("GRADENT_EXTRA_SIGNATURE_SCHEMES", [])
 GRADENT_RUNS_PER_HOUR = env_int("GRADENT_RUNS_PER_HOUR", 1000, minimum=0)
 GRADENT_RUN_GRACE_SECONDS = env_int("GRADENT_RUN_GRACE_SECONDS", 60, minimum=1)
 GRADENT_QUEUED_STALE_SECONDS = env_int("GRADENT_QUEUED_STALE_SECONDS", 300, minimum=1)

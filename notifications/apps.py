@@ -9,14 +9,14 @@ class NotificationsConfig(AppConfig):
     verbose_name = "Notifications: channels and their log"
 
     def ready(self) -> None:
+        from agents.dispatcher import register_source
         from agents.tools import register_tool
-        from notifications import (
-            sources,  # noqa: F401  (registers the dispatcher sources)
-            subscribers,
-        )
+        from notifications import subscribers
 
         subscribers.connect()
         register_tool("notifications.tools.NotifyTool")
+        register_source("notifications.sources.DueNotificationsSource")
+        register_source("notifications.sources.LostNotificationsSource")
         checks.register(check_notifications)
 
 

@@ -12,10 +12,10 @@ class ProactiveConfig(AppConfig):
         from django.db.models.signals import post_delete, post_save
 
         from agents import events as agent_events
+        from agents.dispatcher import register_source
         from agents.models import Agent
         from agents.tools import register_tool
         from agents.validation import register_schedule_validator
-        from proactive import sources  # noqa: F401  (registers the dispatcher sources)
         from proactive.hooks import forget_webhooks
         from proactive.models import Trigger, Webhook
         from proactive.services import MONITOR_FLIPPED
@@ -25,6 +25,8 @@ class ProactiveConfig(AppConfig):
         agent_events.register_event(MONITOR_FLIPPED)
         register_tool("proactive.events.EmitEventTool")
         register_tool("proactive.events.ScheduleFollowupTool")
+        for source in ("ScheduleSource", "MonitorSource", "WebhookDeliverySource", "SuggestionSource"):
+            register_source(f"proactive.sources.{source}")
         checks.register(check_plugins)
         post_save.connect(sync_agent_schedule, sender=Agent, dispatch_uid="proactive.sync_agent_schedule")
         for model in (Webhook, Trigger):  # the hook view remembers webhooks for a moment

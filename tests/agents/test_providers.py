@@ -13,11 +13,11 @@ from typing import Any
 import pytest
 
 from agents.providers import (
-    PROVIDER_CHOICES,
     PROVIDERS,
     ProviderError,
     RunContext,
     get_provider_class,
+    provider_choices,
 )
 from agents.providers.anthropic import AnthropicProvider
 from agents.providers.base import STOP_END, STOP_LENGTH, STOP_TOOL_CALLS, Provider, parse_retry_after
@@ -713,7 +713,7 @@ def test_it_registry_resolves_every_provider() -> None:
     assert get_provider_class("openai") is OpenAIProvider
     assert get_provider_class("anthropic") is AnthropicProvider
     assert get_provider_class("scripted") is ScriptedProvider
-    assert {value for value, _label in PROVIDER_CHOICES} == set(PROVIDERS)
+    assert {value for value, _label in provider_choices()} == set(PROVIDERS)
     for name in PROVIDERS:
         assert get_provider_class(name).name == name
 
