@@ -21,6 +21,6 @@ class AutonomyConfig(AppConfig):
 
 def check_action_handlers(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
     """Handler paths in GRADENT_AUTONOMY_ACTION_HANDLERS must import, or the first cycle fails."""
-    from autonomy.actions import handler_path_errors
+    from autonomy.actions import ACTIONS
 
-    return [checks.Error(message, id="autonomy.E001") for message in handler_path_errors()]
+    return ACTIONS.check()

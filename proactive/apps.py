@@ -53,15 +53,7 @@ def sync_agent_schedule(sender, instance, raw: bool = False, **kwargs) -> None:
 
 def check_plugins(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
     """Probe and signature-scheme paths must import, or the first check / delivery fails."""
-    from django.utils.module_loading import import_string
-
-    from proactive.probes import probe_path_errors
+    from proactive.probes import PROBES
     from proactive.signatures import SCHEMES
 
-    errors = [checks.Error(message, id="proactive.E001") for message in probe_path_errors()]
-    for name, path in SCHEMES.items():
-        try:
-            import_string(path)
-        except ImportError as exc:
-            errors.append(checks.Error(f"signature scheme {name!r} ({path}): {exc}", id="proactive.E002"))
-    return errors
+    return [*PROBES.check(), *SCHEMES.check()]

@@ -36,7 +36,8 @@ class Registry:
     class every plug-in subclasses (or is an instance of); without it, a plug-in must be
     callable. ``load``: applied to each resolved object once (e.g. instantiate a class).
     ``check_id`` is used for paths that do not import and duplicate names, ``invalid_id``
-    (default the same) for objects that are not a plug-in of this kind.
+    for objects that are not a plug-in of this kind, ``setting_id`` for a setting that is
+    not a list or dict (both default to ``check_id``).
     """
 
     def __init__(
@@ -50,11 +51,13 @@ class Registry:
         base: type | None = None,
         load: Callable[[Any], Any] | None = None,
         invalid_id: str | None = None,
+        setting_id: str | None = None,
     ) -> None:
         self.kind = kind
         self.setting = setting
         self.check_id = check_id
         self.invalid_id = invalid_id or check_id
+        self.setting_id = setting_id or check_id
         self.name_attr = name_attr
         self.base = base
         self.load = load
@@ -157,7 +160,7 @@ class Registry:
         try:
             entries = self._all()
         except ImproperlyConfigured as exc:
-            errors.append(checks.Error(str(exc), id=self.check_id))
+            errors.append(checks.Error(str(exc), id=self.setting_id))
             entries = [(name, entry, None) for name, entry in self._registered]
         seen: dict[str, str] = {}
         for name, entry, origin in entries:
