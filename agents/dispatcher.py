@@ -22,6 +22,8 @@ from django.db import close_old_connections, connection
 from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
+from gradent.lib.registry import Registry
+
 logger = logging.getLogger(__name__)
 
 
@@ -44,16 +46,30 @@ class Source:
         raise NotImplementedError
 
 
-_sources: dict[str, Source] = {}
+def _instance(source: type[Source] | Source) -> Source:
+    return source() if isinstance(source, type) else source
+
+
+# Apps above `agents` add theirs from AppConfig.ready (register_source); users theirs with
+# GRADENT_EXTRA_DISPATCHER_SOURCES. One instance of each class per process.
+SOURCES = Registry(
+    "dispatcher source",
+    setting="GRADENT_EXTRA_DISPATCHER_SOURCES",
+    builtins=["agents.dispatcher.DueRunsSource", "agents.dispatcher.StuckRunsSource"],
+    base=Source,
+    load=_instance,
+    check_id="agents.E005",
+)
 HEARTBEAT_EVERY = 5.0
 
 
-def register_source(source: Source) -> None:
-    _sources[source.name] = source
+def register_source(dotted_path: str) -> None:
+    """For apps above `agents`: call from AppConfig.ready() with a Source subclass's path."""
+    SOURCES.register(dotted_path)
 
 
 def sources() -> list[Source]:
-    return list(_sources.values())
+    return list(SOURCES.entries().values())
 
 
 def skip_locked_supported() -> bool:
@@ -144,10 +160,6 @@ class StuckRunsSource(Source):
                 if run.status != RunStatus.QUEUED:
                     after_run_finished(run)
         return TickResult(done=done)
-
-
-register_source(DueRunsSource())
-register_source(StuckRunsSource())
 
 
 # --- the loop ------------------------------------------------------------------------------

@@ -10,7 +10,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator
 
 from agents.models import Agent, RunSource, RunStatus
-from agents.providers import PROVIDER_CHOICES
+from agents.providers import provider_choices
 from agents.tools import tool_names, tool_registry
 from agents.validation import validate_agent_config
 from workspaces.models import personal_workspace_for
@@ -32,7 +32,7 @@ class AgentForm(forms.ModelForm):
     workspace = forms.ModelChoiceField(
         queryset=None, empty_label=None, help_text="Where the agent lives; it cannot move later."
     )
-    provider = forms.ChoiceField(choices=PROVIDER_CHOICES)
+    provider = forms.ChoiceField(choices=provider_choices)
     provider_settings = PrettyJSONField(
         required=False,
         widget=forms.Textarea(attrs={"rows": 10, "class": "mono", "spellcheck": "false"}),

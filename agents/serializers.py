@@ -4,13 +4,14 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import serializers
 
 from agents.models import Agent, Message, Run, RunStep, Thread
-from agents.providers import PROVIDERS
 from agents.validation import validate_agent_config, validate_agent_schedule
 
 
 class AgentSerializer(serializers.ModelSerializer):
     workspace_id = serializers.IntegerField(required=False, help_text="Defaults to your personal workspace.")
-    provider = serializers.CharField(help_text=f"One of: {', '.join(PROVIDERS)}.")
+    provider = serializers.CharField(
+        help_text="A registered provider: openai, anthropic, scripted, or one listed in GRADENT_EXTRA_PROVIDERS."
+    )
     api_key = serializers.CharField(
         write_only=True, required=False, allow_blank=True, help_text="Stored encrypted; never returned."
     )

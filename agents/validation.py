@@ -37,7 +37,7 @@ def validate_agent_config(
     errors: dict[str, str] = {}
     cleaned: dict = {}
     if provider not in PROVIDERS:
-        errors["provider"] = f"Unknown provider {provider!r}; choose one of: {', '.join(PROVIDERS)}."
+        errors["provider"] = f"Unknown provider {provider!r}; choose one of: {', '.join(PROVIDERS.names())}."
     if not isinstance(provider_settings, dict):
         errors["provider_settings"] = "Must be a JSON object."
     elif "provider" not in errors:

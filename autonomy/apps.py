@@ -9,17 +9,18 @@ class AutonomyConfig(AppConfig):
     verbose_name = "Autonomy: autonomous mode and the goal-driven loop"
 
     def ready(self) -> None:
+        from agents.dispatcher import register_source
         from agents.tools import register_tool
-        from autonomy import sources  # noqa: F401  (registers the dispatcher source)
 
         register_tool("autonomy.tools.RecordMetricTool")
         register_tool("autonomy.tools.RecordEventTool")
+        register_source("autonomy.sources.AutonomySource")
 
         checks.register(check_action_handlers)
 
 
 def check_action_handlers(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
     """Handler paths in GRADENT_AUTONOMY_ACTION_HANDLERS must import, or the first cycle fails."""
-    from autonomy.actions import handler_path_errors
+    from autonomy.actions import ACTIONS
 
-    return [checks.Error(message, id="autonomy.E001") for message in handler_path_errors()]
+    return ACTIONS.check()

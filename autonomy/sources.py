@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 
-from agents.dispatcher import Source, TickResult, register_source
+from agents.dispatcher import Source, TickResult
 from autonomy.models import FREQUENCY_MINUTES, AutonomousConfig
 
 logger = logging.getLogger(__name__)
@@ -49,6 +49,3 @@ class AutonomySource(Source):
             .first()
         )
         return TickResult(done=done, next_due=upcoming)
-
-
-register_source(AutonomySource())

@@ -248,7 +248,14 @@ CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 # --- Gradent --------------------------------------------------------------------------
 # Private/loopback targets the safe HTTP client may reach: "*", CIDRs, IPs or host names.
 GRADENT_ALLOW_PRIVATE_URLS = env_list("GRADENT_ALLOW_PRIVATE_URLS", [])
+# Your own plug-ins, by dotted path, added to the built-ins (never replacing one; see
+# gradent/lib/registry.py): Tool and Provider subclasses, dispatcher Sources, Probes,
+# signature schemes. Transports and action handlers below take the same shape.
 GRADENT_EXTRA_TOOLS = env_list("GRADENT_EXTRA_TOOLS", [])
+GRADENT_EXTRA_PROVIDERS = env_list("GRADENT_EXTRA_PROVIDERS", [])
+GRADENT_EXTRA_DISPATCHER_SOURCES = env_list("GRADENT_EXTRA_DISPATCHER_SOURCES", [])
+GRADENT_EXTRA_PROBES = env_list("GRADENT_EXTRA_PROBES", [])
+GRADENT_EXTRA_SIGNATURE_SCHEMES = env_list("GRADENT_EXTRA_SIGNATURE_SCHEMES", [])
 GRADENT_RUNS_PER_HOUR = env_int("GRADENT_RUNS_PER_HOUR", 1000, minimum=0)
 GRADENT_RUN_GRACE_SECONDS = env_int("GRADENT_RUN_GRACE_SECONDS", 60, minimum=1)
 GRADENT_QUEUED_STALE_SECONDS = env_int("GRADENT_QUEUED_STALE_SECONDS", 300, minimum=1)
@@ -284,7 +291,7 @@ GRADENT_NOTIFY_MAX_RETRY_AFTER = env_float("GRADENT_NOTIFY_MAX_RETRY_AFTER", 864
 GRADENT_NOTIFY_TOOL_CALLS_PER_MINUTE = env_int("GRADENT_NOTIFY_TOOL_CALLS_PER_MINUTE", 6, minimum=0)
 GRADENT_NOTIFY_TRANSPORTS = env_json("GRADENT_NOTIFY_TRANSPORTS", {})
 # Autonomy: record host metrics (load, memory, disk, queue depth, run failure rate) each
-# cycle, and your own action handlers: {"name": "package.module.callable"}.
+# cycle, and your own action handlers: ["package.module.callable"] or {"name": "path"}.
 GRADENT_AUTONOMY_HOST_METRICS = env_bool("GRADENT_AUTONOMY_HOST_METRICS", True)
 GRADENT_AUTONOMY_ACTION_HANDLERS = env_json("GRADENT_AUTONOMY_ACTION_HANDLERS", {})
 # Metric points and events older than this are deleted; points older than RAW_DAYS are

@@ -9,14 +9,14 @@ class NotificationsConfig(AppConfig):
     verbose_name = "Notifications: channels and their log"
 
     def ready(self) -> None:
+        from agents.dispatcher import register_source
         from agents.tools import register_tool
-        from notifications import (
-            sources,  # noqa: F401  (registers the dispatcher sources)
-            subscribers,
-        )
+        from notifications import subscribers
 
         subscribers.connect()
         register_tool("notifications.tools.NotifyTool")
+        register_source("notifications.sources.DueNotificationsSource")
+        register_source("notifications.sources.LostNotificationsSource")
         checks.register(check_notifications)
 
 
@@ -24,27 +24,10 @@ def check_notifications(app_configs=None, **kwargs) -> list[checks.CheckMessage]
     """Transport paths must import, and the service bases must be URLs, or sends fail later."""
     from urllib.parse import urlsplit
 
-    from django.utils.module_loading import import_string
-
     from notifications.conf import setting
-    from notifications.transports import transport_paths
+    from notifications.transports import TRANSPORTS
 
-    errors: list[checks.CheckMessage] = []
-    extra = setting("GRADENT_NOTIFY_TRANSPORTS")
-    if not isinstance(extra, dict):
-        message = "GRADENT_NOTIFY_TRANSPORTS must be a dict of kind → dotted path"
-        errors.append(checks.Error(message, id="notifications.E002"))
-    else:
-        for kind, path in transport_paths().items():
-            try:
-                transport = import_string(path)
-            except ImportError as exc:
-                errors.append(
-                    checks.Error(f"transport {kind!r} ({path}) cannot be imported: {exc}", id="notifications.E001")
-                )
-                continue
-            if not hasattr(transport, "send") or not hasattr(transport, "ConfigSerializer"):
-                errors.append(checks.Error(f"transport {kind!r} ({path}) is not a Transport", id="notifications.E001"))
+    errors: list[checks.CheckMessage] = TRANSPORTS.check()
     for name in ("GRADENT_NOTIFY_DISCORD_BASE", "GRADENT_NOTIFY_SLACK_BASE"):
         parts = urlsplit(str(setting(name)))
         if parts.scheme not in ("http", "https") or not parts.hostname:

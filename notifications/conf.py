@@ -29,7 +29,7 @@ DEFAULTS: dict[str, Any] = {
     # The opt-in tool-call tracker: at most this many tool_called notifications per channel
     # per minute; the rest are dropped (a run may call hundreds of tools).
     "GRADENT_NOTIFY_TOOL_CALLS_PER_MINUTE": 6,
-    # Replacement transports for the channel kinds: {"kind": "dotted.path.Transport"}.
+    # Users' own transports, added to the built-ins: dotted paths (or {"kind": "dotted.path"}).
     "GRADENT_NOTIFY_TRANSPORTS": {},
 }
 

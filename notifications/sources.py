@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from agents.dispatcher import Source, TickResult, register_source
+from agents.dispatcher import Source, TickResult
 from notifications.conf import setting
 from notifications.models import WAITING_STATUSES, Notification, NotificationStatus
 
@@ -72,7 +72,3 @@ class LostNotificationsSource(Source):
                 updated = base.update(status=NotificationStatus.FAILED, claimed_at=None, last_error=error)
             done += updated
         return TickResult(done=done)
-
-
-register_source(DueNotificationsSource())
-register_source(LostNotificationsSource())

@@ -12,10 +12,10 @@ class ProactiveConfig(AppConfig):
         from django.db.models.signals import post_save
 
         from agents import events as agent_events
+        from agents.dispatcher import register_source
         from agents.models import Agent
         from agents.tools import register_tool
         from agents.validation import register_schedule_validator
-        from proactive import sources  # noqa: F401  (registers the dispatcher sources)
         from proactive.services import MONITOR_FLIPPED
         from proactive.timing import validate_cron
 
@@ -23,6 +23,8 @@ class ProactiveConfig(AppConfig):
         agent_events.register_event(MONITOR_FLIPPED)
         register_tool("proactive.events.EmitEventTool")
         register_tool("proactive.events.ScheduleFollowupTool")
+        for source in ("ScheduleSource", "MonitorSource", "WebhookDeliverySource", "SuggestionSource"):
+            register_source(f"proactive.sources.{source}")
         checks.register(check_plugins)
         post_save.connect(sync_agent_schedule, sender=Agent, dispatch_uid="proactive.sync_agent_schedule")
 
@@ -44,15 +46,7 @@ def sync_agent_schedule(sender, instance, raw: bool = False, **kwargs) -> None:
 
 def check_plugins(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
     """Probe and signature-scheme paths must import, or the first check / delivery fails."""
-    from django.utils.module_loading import import_string
-
-    from proactive.probes import probe_path_errors
+    from proactive.probes import PROBES
     from proactive.signatures import SCHEMES
 
-    errors = [checks.Error(message, id="proactive.E001") for message in probe_path_errors()]
-    for name, path in SCHEMES.items():
-        try:
-            import_string(path)
-        except ImportError as exc:
-            errors.append(checks.Error(f"signature scheme {name!r} ({path}): {exc}", id="proactive.E002"))
-    return errors
+    return [*PROBES.check(), *SCHEMES.check()]

@@ -429,7 +429,7 @@ class WebhookForm(forms.ModelForm):
 
     def __init__(self, *args, user, **kwargs):
         super().__init__(*args, **kwargs)
-        from proactive.signatures import SCHEME_CHOICES
+        from proactive.signatures import scheme_choices
 
         self.user = user
         if self.instance.pk is None:
@@ -439,7 +439,7 @@ class WebhookForm(forms.ModelForm):
                 .order_by("workspace__name", "name")
             )
             self.fields["trigger"].empty_label = "Choose a trigger"
-            self.fields["scheme"].choices = SCHEME_CHOICES
+            self.fields["scheme"].choices = scheme_choices()
             self.initial.setdefault("scheme", "standard_webhooks")
             only = list(self.fields["trigger"].queryset[:2])
             if len(only) == 1 and not self.is_bound:

@@ -18,10 +18,10 @@ from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
+from gradent.lib.signatures import SignatureError
 from proactive.models import Webhook, WebhookDelivery, parse_body
 from proactive.services import trigger_matches
 from proactive.signatures import get_scheme
-from proactive.signatures.base import SignatureError
 
 logger = logging.getLogger(__name__)
 # Never stored: credentials that may ride along with a delivery.

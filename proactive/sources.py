@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from django.db import OperationalError, transaction
 from django.db.models import F, Q
 
-from agents.dispatcher import Source, TickResult, register_source, skip_locked_supported
+from agents.dispatcher import Source, TickResult, skip_locked_supported
 from proactive.models import Monitor, Schedule
 from proactive.services import FIRE_FIELDS, schedule_fire_batch, schedule_plan_fire
 
@@ -191,9 +191,3 @@ class SuggestionSource(Source):
         for workspace in Workspace.objects.all().iterator():
             found += len(mine_suggestions(workspace, now=now))
         return TickResult(done=found)
-
-
-register_source(ScheduleSource())
-register_source(MonitorSource())
-register_source(WebhookDeliverySource())
-register_source(SuggestionSource())

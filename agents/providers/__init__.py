@@ -9,12 +9,11 @@ The executor speaks to every provider in one neutral message format:
 
 and describes tools as ``{"name", "description", "parameters": <JSON schema>}``.
 Providers are looked up by name through :func:`get_provider_class`; classes
-are imported lazily so that loading the registry stays cheap.
+are imported lazily so that loading the registry stays cheap. Users add their own
+:class:`Provider` subclasses by dotted path in ``GRADENT_EXTRA_PROVIDERS``.
 """
 
 from __future__ import annotations
-
-from django.utils.module_loading import import_string
 
 from agents.providers.base import (
     Provider,
@@ -24,10 +23,10 @@ from agents.providers.base import (
     ToolCall,
     Usage,
 )
+from gradent.lib.registry import Registry
 
 __all__ = [
     "PROVIDERS",
-    "PROVIDER_CHOICES",
     "Provider",
     "ProviderError",
     "ProviderResponse",
@@ -36,19 +35,20 @@ __all__ = [
     "UnknownProviderError",
     "Usage",
     "get_provider_class",
+    "provider_choices",
 ]
 
-PROVIDERS: dict[str, str] = {
-    "openai": "agents.providers.openai.OpenAIProvider",
-    "anthropic": "agents.providers.anthropic.AnthropicProvider",
-    "scripted": "agents.providers.scripted.ScriptedProvider",
-}
-
-PROVIDER_CHOICES: list[tuple[str, str]] = [
-    ("openai", "OpenAI-compatible (OpenAI, Ollama, vLLM, LM Studio, OpenRouter...)"),
-    ("anthropic", "Anthropic (Claude Messages API)"),
-    ("scripted", "Scripted (fixed steps, no LLM)"),
-]
+PROVIDERS = Registry(
+    "provider",
+    setting="GRADENT_EXTRA_PROVIDERS",
+    builtins=[
+        "agents.providers.openai.OpenAIProvider",
+        "agents.providers.anthropic.AnthropicProvider",
+        "agents.providers.scripted.ScriptedProvider",
+    ],
+    base=Provider,
+    check_id="agents.E003",
+)
 
 
 class UnknownProviderError(KeyError, ValueError):
@@ -65,9 +65,13 @@ class UnknownProviderError(KeyError, ValueError):
 def get_provider_class(name: str) -> type[Provider]:
     """Return the provider class registered as ``name``."""
     try:
-        path = PROVIDERS[name]
-    except (KeyError, TypeError):
+        return PROVIDERS.get(name)
+    except KeyError:
         raise UnknownProviderError(
             f"unknown provider {name!r}; choose one of: {', '.join(sorted(PROVIDERS))}"
         ) from None
-    return import_string(path)
+
+
+def provider_choices() -> list[tuple[str, str]]:
+    """``(name, verbose_name)`` of every registered provider, for forms."""
+    return PROVIDERS.choices("verbose_name")

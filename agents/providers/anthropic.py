@@ -11,8 +11,6 @@ from agents.providers.base import (
     STOP_TOOL_CALLS,
     HTTPProvider,
     ProviderError,
-    ProviderResponse,
-    RunContext,
     ToolCall,
     Usage,
     api_error_fields,
@@ -21,7 +19,6 @@ from agents.providers.base import (
     clean_base_url,
     clean_headers,
     clean_number,
-    deep_copy_json,
     settings_error,
 )
 
@@ -31,13 +28,6 @@ DEFAULT_MAX_TOKENS = 1024
 
 _ALLOWED_SETTINGS = {"base_url", "max_tokens", "anthropic_version", "timeout", "temperature", "extra_headers"}
 
-_STOP_REASONS = {
-    "end_turn": STOP_END,
-    "stop_sequence": STOP_END,
-    "tool_use": STOP_TOOL_CALLS,
-    "max_tokens": STOP_LENGTH,
-}
-
 # Error types Anthropic documents as transient when they appear inside a body.
 _RETRYABLE_ERROR_TYPES = {"overloaded_error", "api_error", "rate_limit_error", "timeout_error"}
 
@@ -46,7 +36,14 @@ class AnthropicProvider(HTTPProvider):
     """Claude via the Messages API with client tools."""
 
     name: ClassVar[str] = "anthropic"
+    verbose_name: ClassVar[str] = "Anthropic (Claude Messages API)"
     label: ClassVar[str] = "Anthropic"
+    stop_reasons: ClassVar[dict[str, str]] = {
+        "end_turn": STOP_END,
+        "stop_sequence": STOP_END,
+        "tool_use": STOP_TOOL_CALLS,
+        "max_tokens": STOP_LENGTH,
+    }
 
     @classmethod
     def validate_settings(cls, settings: dict) -> dict:
@@ -101,28 +98,18 @@ class AnthropicProvider(HTTPProvider):
             body["temperature"] = self.settings["temperature"]
         return body
 
-    def complete(
-        self,
-        *,
-        system: str,
-        messages: list[dict],
-        tools: list[dict],
-        context: RunContext,
-    ) -> ProviderResponse:
-        """Send one Messages request and normalise the reply."""
-        body = self.build_body(system=system, messages=messages, tools=tools)
-        data = self.post(body)
-        return self.parse_response(data, request=deep_copy_json(body))
+    def error_in_body(self, data: dict) -> ProviderError | None:
+        """An error object delivered with a 2xx status (seen behind proxies)."""
+        if data.get("type") != "error":
+            return None
+        message, err_type, _code = api_error_fields(data)
+        return ProviderError(
+            f"Anthropic API error ({err_type or 'unknown'}): {self.redact(message)[:500]}",
+            retryable=err_type in _RETRYABLE_ERROR_TYPES,
+        )
 
-    def parse_response(self, data: dict, *, request: dict) -> ProviderResponse:
-        """Turn a decoded Messages response into a ProviderResponse."""
-        if data.get("type") == "error":
-            # An error object delivered with a 2xx status (seen behind proxies).
-            message, err_type, _code = api_error_fields(data)
-            raise ProviderError(
-                f"Anthropic API error ({err_type or 'unknown'}): {self.redact(message)[:500]}",
-                retryable=err_type in _RETRYABLE_ERROR_TYPES,
-            )
+    def parse_reply(self, data: dict) -> tuple[str, list[ToolCall], Any]:
+        """Text blocks joined, ``tool_use`` blocks, and ``stop_reason``."""
         content = data.get("content")
         if not isinstance(content, list):
             raise self.malformed("response has no 'content' list")
@@ -141,26 +128,16 @@ class AnthropicProvider(HTTPProvider):
                 tool_calls.append(self._parse_tool_use(index, block))
             # Other block types (thinking, server tools, ...) carry nothing the
             # executor acts on; they stay visible in ``raw``.
+        return "\n\n".join(text for text in texts if text), tool_calls, data.get("stop_reason")
 
-        usage = data.get("usage") if isinstance(data.get("usage"), dict) else {}
-        stop = data.get("stop_reason")
-        stop_reason = _STOP_REASONS.get(stop, stop) if isinstance(stop, str) else ""
-        if not stop_reason:
-            stop_reason = STOP_TOOL_CALLS if tool_calls else STOP_END
-        return ProviderResponse(
-            text="\n\n".join(text for text in texts if text),
-            tool_calls=tool_calls,
-            usage=Usage(
-                # input_tokens excludes prompt-cache reads/writes; count them
-                # too so budgets reflect everything the model was fed.
-                input_tokens=as_int(usage.get("input_tokens"))
-                + as_int(usage.get("cache_creation_input_tokens"))
-                + as_int(usage.get("cache_read_input_tokens")),
-                output_tokens=as_int(usage.get("output_tokens")),
-            ),
-            stop_reason=stop_reason,
-            request=request,
-            raw=data,
+    def parse_usage(self, usage: dict) -> Usage:
+        return Usage(
+            # input_tokens excludes prompt-cache reads/writes; count them
+            # too so budgets reflect everything the model was fed.
+            input_tokens=as_int(usage.get("input_tokens"))
+            + as_int(usage.get("cache_creation_input_tokens"))
+            + as_int(usage.get("cache_read_input_tokens")),
+            output_tokens=as_int(usage.get("output_tokens")),
         )
 
     def _parse_tool_use(self, index: int, block: dict) -> ToolCall:

@@ -135,6 +135,8 @@ class Provider:
     """
 
     name: ClassVar[str] = ""
+    # What the agent form shows in its provider choices.
+    verbose_name: ClassVar[str] = ""
 
     def __init__(self, *, model: str, settings: dict | None, api_key: str | None) -> None:
         self.model = model or ""
@@ -356,6 +358,53 @@ class HTTPProvider(Provider):
     def request_headers(self) -> dict[str, str]:
         """Headers for the request, including credentials."""
         raise NotImplementedError
+
+    def build_body(self, *, system: str, messages: list[dict], tools: list[dict]) -> dict:
+        """The wire request body for a neutral conversation."""
+        raise NotImplementedError
+
+    def error_in_body(self, data: dict) -> ProviderError | None:
+        """An error object some proxies deliver with a 2xx status, or None."""
+        return None
+
+    def parse_reply(self, data: dict) -> tuple[str, list[ToolCall], Any]:
+        """``(text, tool calls, the wire stop reason)`` of a decoded 2xx response."""
+        raise NotImplementedError
+
+    def parse_usage(self, usage: dict) -> Usage:
+        """Token counts from the response's ``usage`` object (``{}`` when it has none)."""
+        raise NotImplementedError
+
+    # Wire stop reasons -> the loosely normalised ones; unknown values pass through.
+    stop_reasons: ClassVar[dict[str, str]] = {}
+
+    def complete(
+        self,
+        *,
+        system: str,
+        messages: list[dict],
+        tools: list[dict],
+        context: RunContext,
+    ) -> ProviderResponse:
+        """Send one request (failures classified by :meth:`post`) and normalise the reply."""
+        body = self.build_body(system=system, messages=messages, tools=tools)
+        data = self.post(body)
+        error = self.error_in_body(data)
+        if error is not None:
+            raise error
+        text, tool_calls, stop = self.parse_reply(data)
+        usage = data.get("usage")
+        stop_reason = self.stop_reasons.get(stop, stop) if isinstance(stop, str) else ""
+        if not stop_reason:
+            stop_reason = STOP_TOOL_CALLS if tool_calls else STOP_END
+        return ProviderResponse(
+            text=text,
+            tool_calls=tool_calls,
+            usage=self.parse_usage(usage if isinstance(usage, dict) else {}),
+            stop_reason=stop_reason,
+            request=deep_copy_json(body),
+            raw=data,
+        )
 
     # -- shared machinery -----------------------------------------------------
 

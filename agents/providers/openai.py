@@ -16,8 +16,6 @@ from agents.providers.base import (
     STOP_TOOL_CALLS,
     HTTPProvider,
     ProviderError,
-    ProviderResponse,
-    RunContext,
     ToolCall,
     Usage,
     api_error_fields,
@@ -26,26 +24,25 @@ from agents.providers.base import (
     clean_base_url,
     clean_headers,
     clean_number,
-    deep_copy_json,
 )
 
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
 
 _ALLOWED_SETTINGS = {"base_url", "temperature", "max_tokens", "timeout", "extra_headers"}
 
-_FINISH_REASONS = {
-    "stop": STOP_END,
-    "tool_calls": STOP_TOOL_CALLS,
-    "function_call": STOP_TOOL_CALLS,
-    "length": STOP_LENGTH,
-}
-
 
 class OpenAIProvider(HTTPProvider):
     """Chat Completions with function tools (parallel tool calls supported)."""
 
     name: ClassVar[str] = "openai"
+    verbose_name: ClassVar[str] = "OpenAI-compatible (OpenAI, Ollama, vLLM, LM Studio, OpenRouter...)"
     label: ClassVar[str] = "OpenAI-compatible"
+    stop_reasons: ClassVar[dict[str, str]] = {
+        "stop": STOP_END,
+        "tool_calls": STOP_TOOL_CALLS,
+        "function_call": STOP_TOOL_CALLS,
+        "length": STOP_LENGTH,
+    }
 
     @classmethod
     def validate_settings(cls, settings: dict) -> dict:
@@ -89,26 +86,16 @@ class OpenAIProvider(HTTPProvider):
             body["max_tokens"] = self.settings["max_tokens"]
         return body
 
-    def complete(
-        self,
-        *,
-        system: str,
-        messages: list[dict],
-        tools: list[dict],
-        context: RunContext,
-    ) -> ProviderResponse:
-        """Send one Chat Completions request and normalise the reply."""
-        body = self.build_body(system=system, messages=messages, tools=tools)
-        data = self.post(body)
-        return self.parse_response(data, request=deep_copy_json(body))
-
-    def parse_response(self, data: dict, *, request: dict) -> ProviderResponse:
-        """Turn a decoded Chat Completions response into a ProviderResponse."""
+    def error_in_body(self, data: dict) -> ProviderError | None:
+        """Some compatible proxies report upstream failures in a 200 body; surface their
+        message instead of a bare "no choices"."""
         if "error" in data and "choices" not in data:
-            # Some compatible proxies report upstream failures in a 200 body;
-            # surface their message instead of a bare "no choices".
             message, _type, _code = api_error_fields(data)
-            raise self.malformed(f"returned an error in a 2xx response: {self.redact(message)[:500]}")
+            return self.malformed(f"returned an error in a 2xx response: {self.redact(message)[:500]}")
+        return None
+
+    def parse_reply(self, data: dict) -> tuple[str, list[ToolCall], Any]:
+        """Text, tool calls and ``finish_reason`` of ``choices[0]``."""
         choices = data.get("choices")
         if not isinstance(choices, list) or not choices:
             raise self.malformed("response has no 'choices'")
@@ -122,22 +109,12 @@ class OpenAIProvider(HTTPProvider):
             raise self.malformed("'choices[0].message.content' is neither text nor null")
 
         tool_calls = [self._parse_tool_call(i, item) for i, item in enumerate(message.get("tool_calls") or [])]
+        return text, tool_calls, choice.get("finish_reason")
 
-        usage = data.get("usage") if isinstance(data.get("usage"), dict) else {}
-        finish = choice.get("finish_reason")
-        stop_reason = _FINISH_REASONS.get(finish, finish) if isinstance(finish, str) else ""
-        if not stop_reason:
-            stop_reason = STOP_TOOL_CALLS if tool_calls else STOP_END
-        return ProviderResponse(
-            text=text,
-            tool_calls=tool_calls,
-            usage=Usage(
-                input_tokens=as_int(usage.get("prompt_tokens")),
-                output_tokens=as_int(usage.get("completion_tokens")),
-            ),
-            stop_reason=stop_reason,
-            request=request,
-            raw=data,
+    def parse_usage(self, usage: dict) -> Usage:
+        return Usage(
+            input_tokens=as_int(usage.get("prompt_tokens")),
+            output_tokens=as_int(usage.get("completion_tokens")),
         )
 
     def _parse_tool_call(self, index: int, item: Any) -> ToolCall:

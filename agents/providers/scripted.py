@@ -50,6 +50,7 @@ class ScriptedProvider(Provider):
     """Replays ``settings["steps"]`` as tool calls, then answers."""
 
     name: ClassVar[str] = "scripted"
+    verbose_name: ClassVar[str] = "Scripted (fixed steps, no LLM)"
 
     @classmethod
     def validate_settings(cls, settings: dict) -> dict:

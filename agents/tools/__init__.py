@@ -1,53 +1,59 @@
-"""The tool registry: built-ins by dotted path, apps add theirs, users add theirs with
-GRADENT_EXTRA_TOOLS. Resolved lazily; the `agents.E001` system check imports them all."""
+"""The tool registry: the built-ins below, the apps above register theirs from
+``AppConfig.ready`` (:func:`register_tool`), users add theirs with ``GRADENT_EXTRA_TOOLS``.
+Resolved lazily; the `agents.E001` / `agents.E002` system check imports them all."""
 
 from __future__ import annotations
 
-from functools import lru_cache
-
-from django.conf import settings
-from django.utils.module_loading import import_string
-
 from agents.tools.base import Tool, ToolContext, ToolError
+from gradent.lib.registry import Registry
 
-BUILTIN_TOOLS = [
-    "agents.tools.builtin.HttpRequestTool",
-    "agents.tools.builtin.RememberTool",
-    "agents.tools.builtin.RecallTool",
-    "agents.tools.builtin.FinishTool",
-]
-_registered: list[str] = []
+TOOLS = Registry(
+    "tool",
+    setting="GRADENT_EXTRA_TOOLS",
+    builtins=[
+        "agents.tools.builtin.HttpRequestTool",
+        "agents.tools.builtin.RememberTool",
+        "agents.tools.builtin.RecallTool",
+        "agents.tools.builtin.FinishTool",
+    ],
+    base=Tool,
+    check_id="agents.E001",
+    invalid_id="agents.E002",
+)
 
 
 def register_tool(dotted_path: str) -> None:
     """For apps above `agents`: call from AppConfig.ready()."""
-    if dotted_path not in _registered:
-        _registered.append(dotted_path)
-        tool_registry.cache_clear()
+    TOOLS.register(dotted_path)
 
 
 def tool_paths() -> list[str]:
-    return [*BUILTIN_TOOLS, *_registered, *settings.GRADENT_EXTRA_TOOLS]
+    return TOOLS.paths()
 
 
-@lru_cache(maxsize=1)
 def tool_registry() -> dict[str, type[Tool]]:
-    registry: dict[str, type[Tool]] = {}
-    for path in tool_paths():
-        tool = import_string(path)
-        registry[tool.name] = tool
-    return registry
+    return TOOLS.entries()
 
 
 def get_tool(name: str) -> type[Tool]:
     try:
-        return tool_registry()[name]
+        return TOOLS.get(name)
     except KeyError:
         raise KeyError(f"no tool named {name!r}") from None
 
 
 def tool_names() -> list[str]:
-    return sorted(tool_registry())
+    return sorted(TOOLS.entries())
 
 
-__all__ = ["Tool", "ToolContext", "ToolError", "get_tool", "register_tool", "tool_names", "tool_registry"]
+__all__ = [
+    "TOOLS",
+    "Tool",
+    "ToolContext",
+    "ToolError",
+    "get_tool",
+    "register_tool",
+    "tool_names",
+    "tool_paths",
+    "tool_registry",
+]

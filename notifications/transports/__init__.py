@@ -1,33 +1,47 @@
-"""The transport registry: one module per channel kind, by dotted path; the
-GRADENT_NOTIFY_TRANSPORTS setting replaces the transport of a kind ({"kind": "dotted.path"}).
+"""The transport registry: one module per channel kind, registered below; users' own
+:class:`Transport` subclasses are listed by dotted path in ``GRADENT_NOTIFY_TRANSPORTS``
+(or as ``{"kind": "dotted.path"}``) and added to the built-ins, never replacing one.
 Resolved lazily; the `notifications.E001` system check imports them all."""
 
 from __future__ import annotations
 
-from django.utils.module_loading import import_string
-
-from notifications.conf import setting
+from gradent.lib.registry import Registry
 from notifications.transports.base import Message, Transport, TransportError, TransportResult
 
-TRANSPORTS = {
-    "discord": "notifications.transports.discord.DiscordTransport",
-    "ntfy": "notifications.transports.ntfy.NtfyTransport",
-    "slack": "notifications.transports.slack.SlackTransport",
-    "webhook": "notifications.transports.webhook.WebhookTransport",
-    "email": "notifications.transports.email.EmailTransport",
-}
+TRANSPORTS = Registry(
+    "transport",
+    setting="GRADENT_NOTIFY_TRANSPORTS",
+    builtins=[
+        "notifications.transports.discord.DiscordTransport",
+        "notifications.transports.ntfy.NtfyTransport",
+        "notifications.transports.slack.SlackTransport",
+        "notifications.transports.webhook.WebhookTransport",
+        "notifications.transports.email.EmailTransport",
+    ],
+    name_attr="kind",
+    base=Transport,
+    check_id="notifications.E001",
+    setting_id="notifications.E002",
+)
 
 
-def transport_paths() -> dict[str, str]:
-    return {**TRANSPORTS, **(setting("GRADENT_NOTIFY_TRANSPORTS") or {})}
+def transport_paths() -> list[str]:
+    return TRANSPORTS.paths()
 
 
 def get_transport_class(kind: str) -> type[Transport]:
     try:
-        path = transport_paths()[kind]
+        return TRANSPORTS.get(kind)
     except KeyError:
         raise KeyError(f"no transport for channel kind {kind!r}") from None
-    return import_string(path)
 
 
-__all__ = ["Message", "Transport", "TransportError", "TransportResult", "get_transport_class", "transport_paths"]
+__all__ = [
+    "TRANSPORTS",
+    "Message",
+    "Transport",
+    "TransportError",
+    "TransportResult",
+    "get_transport_class",
+    "transport_paths",
+]

@@ -15,9 +15,9 @@ from urllib.parse import urlsplit
 
 from rest_framework import serializers
 
+from gradent.lib.signatures.base import SignatureError
+from gradent.lib.signatures.standard_webhooks import StandardWebhooksScheme, decode_secret
 from notifications.transports.base import HTTPTransport, HTTPURLField, Message, TransportResult
-from proactive.signatures.base import SignatureError
-from proactive.signatures.standard_webhooks import StandardWebhooksScheme, decode_secret
 
 
 class WebhookTransport(HTTPTransport):

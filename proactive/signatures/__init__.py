@@ -1,50 +1,58 @@
-"""Signature schemes for incoming webhooks (DESIGN.md §4, Webhook).
+"""The signature schemes an incoming webhook may use (DESIGN.md §4, Webhook): the built-ins,
+whose code lives in ``gradent.lib.signatures`` (the notifications app signs with it too),
+plus users' own :class:`SignatureScheme` subclasses listed in
+``GRADENT_EXTRA_SIGNATURE_SCHEMES``. Resolved lazily; the ``proactive.E002`` system check
+imports them all.
 
 Usage from the webhook view::
 
-    scheme = get_scheme(webhook.signature_scheme)()
+    scheme = get_scheme(webhook.scheme)()
     try:
         verified = scheme.verify(secret=secret, body=request.body, headers=request.headers)
     except SignatureError as exc:
         ...  # store the delivery with exc.reason, answer 401
-
-Every scheme verifies over the raw body bytes with ``hmac.compare_digest``; see
-``base.py`` for the order of checks and the ``reason`` values.
 """
 
 from __future__ import annotations
 
-from django.utils.module_loading import import_string
+from gradent.lib.registry import Registry
+from gradent.lib.signatures import REASONS, SignatureError, SignatureScheme, Verified
 
-from .base import REASONS, SignatureError, SignatureScheme, Verified
-
-SCHEMES: dict[str, str] = {
-    "standard_webhooks": "proactive.signatures.standard_webhooks.StandardWebhooksScheme",
-    "github": "proactive.signatures.github.GitHubScheme",
-    "stripe": "proactive.signatures.stripe.StripeScheme",
-    "slack": "proactive.signatures.slack.SlackScheme",
-    "hmac_sha256": "proactive.signatures.hmac_sha256.HmacSha256Scheme",
-    "none": "proactive.signatures.none.NoSignatureScheme",
-}
+SCHEMES = Registry(
+    "signature scheme",
+    setting="GRADENT_EXTRA_SIGNATURE_SCHEMES",
+    builtins=[
+        "gradent.lib.signatures.standard_webhooks.StandardWebhooksScheme",
+        "gradent.lib.signatures.github.GitHubScheme",
+        "gradent.lib.signatures.stripe.StripeScheme",
+        "gradent.lib.signatures.slack.SlackScheme",
+        "gradent.lib.signatures.hmac_sha256.HmacSha256Scheme",
+        "gradent.lib.signatures.none.NoSignatureScheme",
+    ],
+    base=SignatureScheme,
+    check_id="proactive.E002",
+)
 
 
 def get_scheme(name: str) -> type[SignatureScheme]:
     """The scheme class registered as ``name``; KeyError naming the known ones otherwise."""
     try:
-        path = SCHEMES[name]
-    except (KeyError, TypeError):
-        raise KeyError(f"unknown signature scheme {name!r}; known schemes: {', '.join(SCHEMES)}")
-    return import_string(path)
+        return SCHEMES.get(name)
+    except KeyError:
+        raise KeyError(f"unknown signature scheme {name!r}; known schemes: {', '.join(SCHEMES)}") from None
 
 
-SCHEME_CHOICES: list[tuple[str, str]] = [(name, get_scheme(name).label) for name in SCHEMES]
+def scheme_choices() -> list[tuple[str, str]]:
+    """``(name, label)`` of every registered scheme, for forms."""
+    return SCHEMES.choices()
+
 
 __all__ = [
     "REASONS",
     "SCHEMES",
-    "SCHEME_CHOICES",
     "SignatureError",
     "SignatureScheme",
     "Verified",
     "get_scheme",
+    "scheme_choices",
 ]

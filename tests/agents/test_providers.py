@@ -13,11 +13,11 @@ from typing import Any
 import pytest
 
 from agents.providers import (
-    PROVIDER_CHOICES,
     PROVIDERS,
     ProviderError,
     RunContext,
     get_provider_class,
+    provider_choices,
 )
 from agents.providers.anthropic import AnthropicProvider
 from agents.providers.base import STOP_END, STOP_LENGTH, STOP_TOOL_CALLS, Provider, parse_retry_after
@@ -713,7 +713,7 @@ def test_it_registry_resolves_every_provider() -> None:
     assert get_provider_class("openai") is OpenAIProvider
     assert get_provider_class("anthropic") is AnthropicProvider
     assert get_provider_class("scripted") is ScriptedProvider
-    assert {value for value, _label in PROVIDER_CHOICES} == set(PROVIDERS)
+    assert {value for value, _label in provider_choices()} == set(PROVIDERS)
     for name in PROVIDERS:
         assert get_provider_class(name).name == name
 
@@ -871,3 +871,43 @@ def test_it_scripted_validate_settings_names_the_bad_step(provider_settings: dic
 def test_it_scripted_validate_settings_returns_cleaned_steps() -> None:
     cleaned = ScriptedProvider.validate_settings({"steps": [{"tool": " http_get ", "id": "f"}]})
     assert cleaned == {"steps": [{"tool": "http_get", "args": {}, "id": "f"}]}
+
+
+class EchoProvider(Provider):
+    """A user's provider, registered through GRADENT_EXTRA_PROVIDERS."""
+
+    name = "echo"
+    verbose_name = "Echo (test)"
+
+    def complete(self, *, system, messages, tools, context):
+        from agents.providers import ProviderResponse, Usage
+
+        return ProviderResponse(
+            text=messages[-1]["content"], tool_calls=[], usage=Usage(), stop_reason=STOP_END, request={}, raw={}
+        )
+
+
+def test_it_uses_a_user_provider_listed_in_the_setting(settings) -> None:
+    from agents.apps import check_plugins
+    from agents.validation import validate_agent_config
+
+    assert "echo" not in PROVIDERS
+    settings.GRADENT_EXTRA_PROVIDERS = [f"{__name__}.EchoProvider"]
+    assert get_provider_class("echo") is EchoProvider
+    assert get_provider_class("openai") is OpenAIProvider  # the built-ins stay
+    assert ("echo", "Echo (test)") in provider_choices()
+    assert validate_agent_config(provider="echo", provider_settings={}, allowed_tools=[]) == {}
+    assert check_plugins() == []
+    reply = EchoProvider(model="", settings={}, api_key=None).complete(
+        system="", messages=[{"role": "user", "content": "hi"}], tools=[], context=RunContext(input={})
+    )
+    assert reply.text == "hi"
+
+
+def test_it_reports_a_provider_path_that_does_not_import(settings) -> None:
+    from agents.apps import check_plugins
+
+    settings.GRADENT_EXTRA_PROVIDERS = ["nowhere.Provider"]
+    errors = check_plugins()
+    assert [error.id for error in errors] == ["agents.E003"]
+    assert "GRADENT_EXTRA_PROVIDERS" in errors[0].msg

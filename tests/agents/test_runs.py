@@ -421,8 +421,8 @@ def test_the_dispatcher_ticks_again_at_once_only_when_a_batch_was_full(monkeypat
         def tick(self, now):
             return dispatcher.TickResult(done=self.done)
 
-    monkeypatch.setattr(dispatcher, "_sources", {"a": Fixed("a", 2)})
+    monkeypatch.setattr(dispatcher, "sources", lambda: [Fixed("a", 2)])
     assert dispatcher.tick().more is False  # did some work, none left behind
-    monkeypatch.setattr(dispatcher, "_sources", {"a": Fixed("a", 2), "b": Fixed("b", 3)})
+    monkeypatch.setattr(dispatcher, "sources", lambda: [Fixed("a", 2), Fixed("b", 3)])
     result = dispatcher.tick()
     assert (result.done, result.more) == (5, True)

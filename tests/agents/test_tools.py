@@ -9,7 +9,7 @@ import pytest
 from agents.apps import check_plugins
 from agents.executor import execute_run
 from agents.services import start_run
-from agents.tools import get_tool, tool_names, tool_registry
+from agents.tools import TOOLS, get_tool, tool_names
 from agents.tools.base import ToolError
 from agents.tools.builtin import HttpRequestTool
 from tests.helpers import make_agent
@@ -54,12 +54,12 @@ def test_a_tools_input_serializer_is_its_json_schema():
 
 def test_it_reports_a_tool_path_that_does_not_import(settings):
     settings.GRADENT_EXTRA_TOOLS = ["nowhere.tools.Missing"]
-    tool_registry.cache_clear()
+    TOOLS.clear()
     try:
         errors = check_plugins()
     finally:
         settings.GRADENT_EXTRA_TOOLS = []
-        tool_registry.cache_clear()
+        TOOLS.clear()
     assert [e.id for e in errors] == ["agents.E001"]
     assert "nowhere.tools.Missing" in errors[0].msg
 

@@ -12,12 +12,10 @@ from rest_framework import serializers
 
 from proactive.conditions import compile_condition
 from proactive.probes import (
-    PROBE_CHOICES,
     PROBES,
     UnknownProbeError,
     get_probe_class,
     probe_choices,
-    probe_path_errors,
     probe_paths,
 )
 from proactive.probes.base import Probe, ProbeContext, ProbeError, ProbeResult
@@ -536,7 +534,7 @@ def test_registry_resolves_the_builtins():
     assert get_probe_class("metric") is MetricProbe
     assert get_probe_class("callable") is CallableProbe
     assert get_probe_class("llm") is LLMProbe
-    assert [kind for kind, _label in PROBE_CHOICES] == list(PROBES)
+    assert [kind for kind, _label in probe_choices()] == list(PROBES) == ["http", "metric", "callable", "llm"]
     for kind in PROBES:
         assert get_probe_class(kind).kind == kind
 
@@ -551,15 +549,15 @@ def test_unknown_kind_is_a_key_and_value_error():
 def test_extra_probes_come_from_settings(settings):
     settings.GRADENT_EXTRA_PROBES = [f"{__name__}.NoopProbe"]
     assert get_probe_class("noop") is NoopProbe
-    assert probe_paths() == [*PROBES.values(), f"{__name__}.NoopProbe"]
+    assert probe_paths()[-2:] == ["proactive.probes.llm.LLMProbe", f"{__name__}.NoopProbe"]
     assert ("noop", "Does nothing") in probe_choices()
-    assert probe_path_errors() == []
+    assert PROBES.check() == []
 
 
 def test_probe_path_errors_for_a_system_check(settings):
-    assert probe_path_errors() == []
+    assert PROBES.check() == []
     settings.GRADENT_EXTRA_PROBES = ["nowhere.Probe", f"{__name__}.probe_raising", f"{__name__}.NoopProbe"]
-    errors = probe_path_errors()
+    errors = [error.msg for error in PROBES.check()]
     assert len(errors) == 2
     assert errors[0].startswith("probe 'nowhere.Probe' cannot be imported")
     assert "is not a subclass" in errors[1]

@@ -24,7 +24,7 @@ from django.conf import settings
 from django.db import connection
 from django.test import override_settings
 
-from agents.tools import tool_registry
+from agents.tools import TOOLS
 from tests.system.tools import EXTRA_TOOLS
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -179,9 +179,9 @@ def start_service(request, tmp_path) -> Iterator[Callable[..., Service]]:
 def extra_tools() -> Iterator[None]:
     """Register the test-only tools in this process too (agents are validated here)."""
     with override_settings(GRADENT_EXTRA_TOOLS=[*settings.GRADENT_EXTRA_TOOLS, *EXTRA_TOOLS]):
-        tool_registry.cache_clear()
+        TOOLS.clear()
         yield
-    tool_registry.cache_clear()
+    TOOLS.clear()
 
 
 @dataclass

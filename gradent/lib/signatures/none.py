@@ -4,7 +4,6 @@ unsigned (the URL path is then the only secret). Nothing is extracted: ``Verifie
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from datetime import datetime
 
 from .base import SignatureScheme, Verified, require_bytes
@@ -14,16 +13,13 @@ class NoSignatureScheme(SignatureScheme):
     name = "none"
     label = "None (unsigned: anyone with the URL can deliver)"
 
-    def verify(
-        self,
-        *,
-        secret: str,
-        body: bytes,
-        headers: Mapping[str, str],
-        now: datetime | None = None,
-        tolerance_seconds: int = 300,
+    @classmethod
+    def key(cls, secret: str | None) -> bytes:
+        return b""  # no secret to check
+
+    def check_signature(
+        self, *, key: bytes, body: bytes, headers: dict[str, str], now: datetime | None, tolerance_seconds: int
     ) -> Verified:
-        require_bytes(body)
         return Verified(delivery_id=None, event_type=None, timestamp=None)
 
     def sign(

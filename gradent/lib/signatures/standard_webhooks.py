@@ -19,7 +19,6 @@ from __future__ import annotations
 import base64
 import binascii
 import secrets
-from collections.abc import Mapping
 from datetime import datetime
 
 from .base import (
@@ -31,7 +30,6 @@ from .base import (
     clean_id,
     hmac_sha256,
     json_object,
-    normalise_headers,
     parse_unix_seconds,
     require_bytes,
     require_header,
@@ -72,21 +70,16 @@ class StandardWebhooksScheme(SignatureScheme):
     label = "Standard Webhooks (webhook-signature)"
     has_timestamp = True
 
-    def verify(
-        self,
-        *,
-        secret: str,
-        body: bytes,
-        headers: Mapping[str, str],
-        now: datetime | None = None,
-        tolerance_seconds: int = 300,
+    @classmethod
+    def key(cls, secret: str | None) -> bytes:
+        return decode_secret(secret)
+
+    def check_signature(
+        self, *, key: bytes, body: bytes, headers: dict[str, str], now: datetime | None, tolerance_seconds: int
     ) -> Verified:
-        body = require_bytes(body)
-        key = decode_secret(secret)
-        h = normalise_headers(headers)
-        msg_id = require_header(h, ID_HEADER)
-        raw_timestamp = require_header(h, TIMESTAMP_HEADER)
-        raw_signatures = require_header(h, SIGNATURE_HEADER)
+        msg_id = require_header(headers, ID_HEADER)
+        raw_timestamp = require_header(headers, TIMESTAMP_HEADER)
+        raw_signatures = require_header(headers, SIGNATURE_HEADER)
 
         timestamp = parse_unix_seconds(raw_timestamp, TIMESTAMP_HEADER)
         candidates = []

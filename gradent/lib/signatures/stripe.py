@@ -13,7 +13,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from datetime import datetime
 
 from .base import (
@@ -26,7 +25,6 @@ from .base import (
     decode_hex_sha256,
     hmac_sha256,
     json_object,
-    normalise_headers,
     parse_unix_seconds,
     require_bytes,
     require_header,
@@ -43,19 +41,10 @@ class StripeScheme(SignatureScheme):
     label = "Stripe (Stripe-Signature)"
     has_timestamp = True
 
-    def verify(
-        self,
-        *,
-        secret: str,
-        body: bytes,
-        headers: Mapping[str, str],
-        now: datetime | None = None,
-        tolerance_seconds: int = 300,
+    def check_signature(
+        self, *, key: bytes, body: bytes, headers: dict[str, str], now: datetime | None, tolerance_seconds: int
     ) -> Verified:
-        body = require_bytes(body)
-        key = require_secret(secret).encode()
-        h = normalise_headers(headers)
-        raw = require_header(h, SIGNATURE_HEADER)
+        raw = require_header(headers, SIGNATURE_HEADER)
 
         timestamps: list[str] = []
         candidates: list[bytes] = []

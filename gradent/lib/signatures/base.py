@@ -80,7 +80,8 @@ class Verified:
 
 
 class SignatureScheme:
-    """Base class. Subclasses set ``name``/``label`` and implement ``verify`` and ``sign``.
+    """Base class. Subclasses set ``name``/``label`` and implement ``check_signature`` and
+    ``sign`` (and ``key`` when the secret is not used as its UTF-8 bytes).
 
     ``headers`` may be any mapping of HTTP header names to values (e.g. Django's
     ``request.headers``, or a plain dict in any letter case): names are compared
@@ -102,6 +103,24 @@ class SignatureScheme:
         now: datetime | None = None,
         tolerance_seconds: int = 300,
     ) -> Verified:
+        """What the delivery says about itself, or :class:`SignatureError`. The preamble every
+        scheme shares (raw body bytes, a usable key, header names in lower case) is done here;
+        the scheme's own part is :meth:`check_signature`."""
+        body = require_bytes(body)
+        key = self.key(secret)
+        return self.check_signature(
+            key=key, body=body, headers=normalise_headers(headers), now=now, tolerance_seconds=tolerance_seconds
+        )
+
+    @classmethod
+    def key(cls, secret: str | None) -> bytes:
+        """The HMAC key: the secret's UTF-8 bytes unless the scheme encodes it otherwise."""
+        return require_secret(secret).encode()
+
+    def check_signature(
+        self, *, key: bytes, body: bytes, headers: dict[str, str], now: datetime | None, tolerance_seconds: int
+    ) -> Verified:
+        """Verify ``body`` against ``headers`` (names already lower-cased) with ``key``."""
         raise NotImplementedError
 
     def sign(

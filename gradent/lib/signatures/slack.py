@@ -15,7 +15,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from datetime import datetime
 
 from .base import (
@@ -28,7 +27,6 @@ from .base import (
     decode_hex_sha256,
     hmac_sha256,
     json_object,
-    normalise_headers,
     parse_unix_seconds,
     require_bytes,
     require_header,
@@ -47,20 +45,11 @@ class SlackScheme(SignatureScheme):
     label = "Slack (X-Slack-Signature)"
     has_timestamp = True
 
-    def verify(
-        self,
-        *,
-        secret: str,
-        body: bytes,
-        headers: Mapping[str, str],
-        now: datetime | None = None,
-        tolerance_seconds: int = 300,
+    def check_signature(
+        self, *, key: bytes, body: bytes, headers: dict[str, str], now: datetime | None, tolerance_seconds: int
     ) -> Verified:
-        body = require_bytes(body)
-        key = require_secret(secret).encode()
-        h = normalise_headers(headers)
-        raw_timestamp = require_header(h, TIMESTAMP_HEADER)
-        raw_signature = require_header(h, SIGNATURE_HEADER)
+        raw_timestamp = require_header(headers, TIMESTAMP_HEADER)
+        raw_signature = require_header(headers, SIGNATURE_HEADER)
 
         timestamp = parse_unix_seconds(raw_timestamp, TIMESTAMP_HEADER)
         candidates = []
