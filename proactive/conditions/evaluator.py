@@ -10,6 +10,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from gradent.lib import paths
 from proactive.conditions.errors import MAX_MATCH_INPUT, ConditionError, _shorten
 from proactive.conditions.regex import RegexProblem, compile_regex
 
@@ -82,27 +83,23 @@ class _Name(_Node):
         return ".".join(self.parts)
 
     def eval(self, values: Mapping[str, Any]) -> Any:
-        root = self.parts[0]
-        if root not in values:
+        try:
+            return paths.walk(values, self.parts)
+        except paths.PathError as exc:
+            raise self.error(self._not_found(exc, values)) from None
+
+    def _not_found(self, exc: paths.PathError, values: Mapping[str, Any]) -> str:
+        part, walked, container = exc.part, exc.before, exc.container
+        if exc.index == 0:
             known = ", ".join(sorted(str(k) for k in values)) or "none"
-            raise self.error(f"no value named '{root}' (available: {known})")
-        current = values[root]
-        for depth, part in enumerate(self.parts[1:], start=1):
-            walked = ".".join(self.parts[:depth])
-            if isinstance(current, Mapping):
-                if part not in current:
-                    raise self.error(f"'{walked}' has no key '{part}'")
-                current = current[part]
-            elif isinstance(current, list | tuple):
-                if not part.isdigit():
-                    raise self.error(f"'{walked}' is a list: use a number, not '{part}'")
-                index = int(part)
-                if index >= len(current):
-                    raise self.error(f"'{walked}' has {len(current)} item(s), no index {index}")
-                current = current[index]
-            else:
-                raise self.error(f"cannot look up '{part}' in '{walked}', which is {_type_name(current)}")
-        return current
+            return f"no value named '{part}' (available: {known})"
+        if exc.reason == paths.MISSING_KEY:
+            return f"'{walked}' has no key '{part}'"
+        if exc.reason == paths.NOT_AN_INDEX:
+            return f"'{walked}' is a list: use a number, not '{part}'"
+        if exc.reason == paths.OUT_OF_RANGE:
+            return f"'{walked}' has {len(container)} item(s), no index {int(part)}"
+        return f"cannot look up '{part}' in '{walked}', which is {_type_name(container)}"
 
 
 class _List(_Node):
