@@ -85,27 +85,23 @@ def every_text(seconds: int | None) -> str:
     return "Every second" if seconds == 1 else f"Every {seconds} seconds"
 
 
-def describe_schedule(kind: str, *, cron: str = "", interval_seconds=None, run_at=None, tz: str = "UTC") -> str:
+def describe_schedule(schedule_timing: timing.Timing) -> str:
+    """One line saying when a schedule fires: cron in words, "Every 5 minutes", "Once, at …"."""
+    kind, cron = schedule_timing.kind, schedule_timing.cron
     if kind == Schedule.Kind.CRON and cron:
         try:
             return timing.describe_cron(cron)
         except timing.ScheduleError:
             return ""
     if kind == Schedule.Kind.INTERVAL:
-        return every_text(interval_seconds)
-    if kind == Schedule.Kind.ONCE and run_at:
-        return f"Once, at {in_zone(run_at, tz)}"
+        return every_text(schedule_timing.interval_seconds)
+    if kind == Schedule.Kind.ONCE and schedule_timing.run_at:
+        return f"Once, at {in_zone(schedule_timing.run_at, schedule_timing.tz)}"
     return ""
 
 
 def _describe(schedule: Schedule) -> str:
-    return describe_schedule(
-        schedule.kind,
-        cron=schedule.cron_expression,
-        interval_seconds=schedule.interval_seconds,
-        run_at=schedule.run_at,
-        tz=schedule.timezone,
-    )
+    return describe_schedule(timing.Timing.from_schedule(schedule))
 
 
 def schedule_title(schedule: Schedule) -> str:
@@ -223,22 +219,16 @@ def _form_preview(form: ScheduleForm, schedule: Schedule | None) -> dict:
     data = form.cleaned_data
     anchor = schedule.anchor if schedule is not None and schedule.kind == Schedule.Kind.INTERVAL else None
     try:
-        fires = timing.preview(count=PREVIEW_COUNT, **form.timing_kwargs(anchor=anchor))
+        fires = timing.preview(form.schedule_timing(anchor=anchor), count=PREVIEW_COUNT)
     except timing.ScheduleError as exc:
         return {"errors": [("", exc.message)]}
-    description = describe_schedule(
-        data["kind"],
-        cron=data.get("cron_expression", ""),
-        interval_seconds=data.get("interval_seconds"),
-        run_at=data.get("run_at"),
-        tz=data["timezone"],
-    )
+    description = describe_schedule(timing.Timing.from_dict(data))
     return {"description": description, "timezone": data["timezone"], "fires": fires, "kind": data["kind"]}
 
 
 def _saved_preview(schedule: Schedule) -> dict:
     try:
-        fires = timing.preview(count=PREVIEW_COUNT, **schedule.timing_kwargs())
+        fires = timing.preview(timing.Timing.from_schedule(schedule), count=PREVIEW_COUNT)
     except timing.ScheduleError as exc:
         return {"errors": [("", exc.message)]}
     return {"description": _describe(schedule), "timezone": schedule.timezone, "fires": fires, "kind": schedule.kind}
@@ -362,7 +352,7 @@ def upcoming_fires(user, *, now: datetime | None = None, hours: int = UPCOMING_H
             break  # ordered by next fire: no later schedule can come before the ones kept
         try:
             instants = timing.fires_between(
-                after=max(now, schedule.next_fire_at), until=until, limit=limit, **schedule.timing_kwargs()
+                timing.Timing.from_schedule(schedule), after=max(now, schedule.next_fire_at), until=until, limit=limit
             )
         except timing.ScheduleError:
             continue
