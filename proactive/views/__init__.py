@@ -9,7 +9,7 @@ use `gradent.lib.pages`, as every app's do.
 from __future__ import annotations
 
 from proactive.views.common import (
-    confirm_delete,
+    confirm_context,
     describe,
     describe_schedule,
     every_text,
@@ -69,7 +69,7 @@ from proactive.views.webhooks import (
 )
 
 __all__ = [
-    "confirm_delete",
+    "confirm_context",
     "delivery_detail",
     "delivery_replay",
     "describe",

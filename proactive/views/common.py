@@ -9,7 +9,6 @@ from zoneinfo import ZoneInfo, available_timezones
 
 from django.contrib import messages
 from django.http import HttpRequest
-from django.shortcuts import render
 
 from agents.models import Run, RunStatus
 from proactive import timing
@@ -94,9 +93,9 @@ def started_message(request: HttpRequest, run: Run, what: str) -> None:
         messages.success(request, f"Run #{run.pk} of {what} started.")
 
 
-def confirm_delete(request: HttpRequest, *, name: str, kind: str, action: str, back: str, notes: list[str]):
-    return render(
-        request,
-        "proactive/confirm_delete.html",
-        {"name": name, "kind": kind, "action_url": action, "cancel_url": back, "notes": notes},
-    )
+CONFIRM_DELETE_TEMPLATE = "proactive/confirm_delete.html"
+
+
+def confirm_context(*, name: str, kind: str, action: str, back: str, notes: list[str]) -> dict:
+    """What ``proactive/confirm_delete.html`` shows: the object, where to post, where to go back."""
+    return {"name": name, "kind": kind, "action_url": action, "cancel_url": back, "notes": notes}

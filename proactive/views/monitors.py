@@ -14,6 +14,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from agents.views import pretty_json
+from gradent.lib.pages import delete_page, form_page
 from proactive.forms import MonitorForm
 from proactive.models import Monitor, MonitorCheck
 from proactive.services import (
@@ -23,7 +24,8 @@ from proactive.services import (
 )
 from proactive.views.common import (
     CHECKS_PER_PAGE,
-    confirm_delete,
+    CONFIRM_DELETE_TEMPLATE,
+    confirm_context,
 )
 from workspaces.scoping import get_object_for_user, scope_queryset, user_can_write, writable_workspaces
 
@@ -43,30 +45,44 @@ def monitor_list(request: HttpRequest) -> HttpResponse:
     )
 
 
-def _save_monitor(request: HttpRequest, form: MonitorForm, *, created: bool) -> HttpResponse:
+def _save_monitor(form: MonitorForm) -> Monitor:
     monitor = form.save(commit=False)
     if monitor.enabled:
         monitor.next_check_at = timezone.now()  # as the API: check soon after a change
     monitor.save()
-    messages.success(request, f"Monitor “{monitor.name}” {'created' if created else 'saved'}.")
-    return redirect("proactive:monitor", pk=monitor.pk)
+    return monitor
+
+
+def _monitor_url(monitor: Monitor) -> str:
+    return reverse("proactive:monitor", args=[monitor.pk])
 
 
 @login_required
 def monitor_create(request: HttpRequest) -> HttpResponse:
-    form = MonitorForm(request.POST or None, user=request.user)
-    if request.method == "POST" and form.is_valid():
-        return _save_monitor(request, form, created=True)
-    return render(request, "proactive/monitor_form.html", {"form": form, "monitor": None})
+    return form_page(
+        request,
+        MonitorForm,
+        template="proactive/monitor_form.html",
+        context_name="monitor",
+        save=_save_monitor,
+        message=lambda monitor: f"Monitor “{monitor.name}” created.",
+        success_url=_monitor_url,
+    )
 
 
 @login_required
 def monitor_edit(request: HttpRequest, pk: int) -> HttpResponse:
     monitor = get_object_for_user(Monitor.objects.all(), request.user, write=True, pk=pk)
-    form = MonitorForm(request.POST or None, instance=monitor, user=request.user)
-    if request.method == "POST" and form.is_valid():
-        return _save_monitor(request, form, created=False)
-    return render(request, "proactive/monitor_form.html", {"form": form, "monitor": monitor})
+    return form_page(
+        request,
+        MonitorForm,
+        instance=monitor,
+        template="proactive/monitor_form.html",
+        context_name="monitor",
+        save=_save_monitor,
+        message=lambda monitor: f"Monitor “{monitor.name}” saved.",
+        success_url=_monitor_url,
+    )
 
 
 @login_required
@@ -92,23 +108,28 @@ def monitor_detail(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 def monitor_delete(request: HttpRequest, pk: int) -> HttpResponse:
     monitor = get_object_for_user(Monitor.objects.all(), request.user, write=True, pk=pk)
-    if request.method == "POST":
-        name = monitor.name
-        monitor.delete()
-        messages.success(request, f"Monitor “{name}” deleted, with its check history.")
-        return redirect("proactive:monitors")
-    count = monitor.checks.count()
-    return confirm_delete(
+
+    def confirmation() -> dict:
+        count = monitor.checks.count()
+        return confirm_context(
+            name=monitor.name,
+            kind="monitor",
+            action=reverse("proactive:monitor_delete", args=[monitor.pk]),
+            back=reverse("proactive:monitor", args=[monitor.pk]),
+            notes=[
+                f"Its history of {count} check{'s' if count != 1 else ''} is deleted with it.",
+                "The runs it started stay in the agent's history.",
+                "To stop checking without losing it, pause it instead.",
+            ],
+        )
+
+    return delete_page(
         request,
-        name=monitor.name,
-        kind="monitor",
-        action=reverse("proactive:monitor_delete", args=[monitor.pk]),
-        back=reverse("proactive:monitor", args=[monitor.pk]),
-        notes=[
-            f"Its history of {count} check{'s' if count != 1 else ''} is deleted with it.",
-            "The runs it started stay in the agent's history.",
-            "To stop checking without losing it, pause it instead.",
-        ],
+        monitor,
+        message=f"Monitor “{monitor.name}” deleted, with its check history.",
+        success_url=reverse("proactive:monitors"),
+        template=CONFIRM_DELETE_TEMPLATE,
+        context=confirmation,
     )
 
 

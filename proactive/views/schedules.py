@@ -18,6 +18,7 @@ from django.views.decorators.http import require_POST
 
 from agents.models import Run, RunSource
 from agents.views import pretty_json
+from gradent.lib.pages import delete_page, form_page
 from proactive import timing
 from proactive.forms import ScheduleForm
 from proactive.models import Schedule
@@ -28,11 +29,12 @@ from proactive.services import (
     schedule_save,
 )
 from proactive.views.common import (
+    CONFIRM_DELETE_TEMPLATE,
     PREVIEW_COUNT,
     RUNS_SHOWN,
     UPCOMING_HOURS,
     UPCOMING_LIMIT,
-    confirm_delete,
+    confirm_context,
     describe,
     describe_schedule,
     in_zone,
@@ -79,43 +81,64 @@ def _schedule_form_page(request: HttpRequest, form: ScheduleForm, schedule: Sche
     )
 
 
-def _save_schedule(request: HttpRequest, form: ScheduleForm, *, created: bool) -> HttpResponse | None:
+def _save_schedule(form: ScheduleForm) -> Schedule | None:
     schedule = form.save(commit=False)
     try:
         schedule_save(schedule)
     except timing.ScheduleError as exc:
         form.add_error(exc.field if exc.field in form.fields else None, exc.message)
         return None
-    verb = "created" if created else "saved"
-    messages.success(request, f"Schedule “{schedule_title(schedule)}” {verb}.")
+    return schedule
+
+
+def _no_fire_ahead(schedule: Schedule) -> str:
     if schedule.enabled and schedule.next_fire_at is None:
-        messages.warning(request, "It has no fire time ahead, so it will not run: check the run-at time and the end.")
-    return redirect("proactive:schedule", pk=schedule.pk)
+        return "It has no fire time ahead, so it will not run: check the run-at time and the end."
+    return ""
+
+
+def _schedule_url(schedule: Schedule) -> str:
+    return reverse("proactive:schedule", args=[schedule.pk])
 
 
 @login_required
 def schedule_create(request: HttpRequest) -> HttpResponse:
-    form = ScheduleForm(request.POST or None, user=request.user)
-    if request.method == "GET" and request.GET.get("agent", "").isdigit():
-        form.initial["agent"] = int(request.GET["agent"])
-    if request.method == "POST" and form.is_valid():
-        response = _save_schedule(request, form, created=True)
-        if response is not None:
-            return response
-    return _schedule_form_page(request, form, None)
+    agent = request.GET.get("agent", "")
+    return form_page(
+        request,
+        ScheduleForm,
+        initial={"agent": int(agent)} if agent.isdigit() else None,
+        template="proactive/schedule_form.html",
+        context_name="schedule",
+        save=_save_schedule,
+        message=lambda schedule: f"Schedule “{schedule_title(schedule)}” created.",
+        warning=_no_fire_ahead,
+        success_url=_schedule_url,
+        render_form=lambda form: _schedule_form_page(request, form, None),
+    )
 
 
 @login_required
 def schedule_edit(request: HttpRequest, pk: int) -> HttpResponse:
     schedule = get_object_for_user(Schedule.objects.select_related("agent"), request.user, write=True, pk=pk)
     title = schedule_title(schedule)  # before the form changes the instance
-    form = ScheduleForm(request.POST or None, instance=schedule, user=request.user)
-    if request.method == "POST" and form.is_valid():
-        response = _save_schedule(request, form, created=False)
-        if response is not None:
-            return response
-    schedule.title = title
-    return _schedule_form_page(request, form, schedule)
+
+    def form_again(form: ScheduleForm) -> HttpResponse:
+        schedule.title = title
+        return _schedule_form_page(request, form, schedule)
+
+    return form_page(
+        request,
+        ScheduleForm,
+        instance=schedule,
+        template="proactive/schedule_form.html",
+        context_name="schedule",
+        save=_save_schedule,
+        message=lambda schedule: f"Schedule “{schedule_title(schedule)}” saved.",
+        warning=_no_fire_ahead,
+        success_url=_schedule_url,
+        render_form=form_again,
+    )
 
 
 def _form_preview(form: ScheduleForm, schedule: Schedule | None) -> dict:
@@ -193,21 +216,27 @@ def schedule_detail(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 def schedule_delete(request: HttpRequest, pk: int) -> HttpResponse:
     schedule = get_object_for_user(Schedule.objects.select_related("agent"), request.user, write=True, pk=pk)
-    if request.method == "POST":
-        name = schedule_title(schedule)
-        schedule.delete()
-        messages.success(request, f"Schedule “{name}” deleted. Its runs stay in the agent's history.")
-        return redirect("proactive:schedules")
-    notes = ["Its runs stay in the agent's history.", "To stop it without losing it, pause it instead."]
-    if schedule.is_agent_schedule:
-        notes.insert(0, "It is the agent's own schedule: saving the agent with “run on schedule” makes it again.")
-    return confirm_delete(
+    name = schedule_title(schedule)
+
+    def confirmation() -> dict:
+        notes = ["Its runs stay in the agent's history.", "To stop it without losing it, pause it instead."]
+        if schedule.is_agent_schedule:
+            notes.insert(0, "It is the agent's own schedule: saving the agent with “run on schedule” makes it again.")
+        return confirm_context(
+            name=name,
+            kind="schedule",
+            action=reverse("proactive:schedule_delete", args=[schedule.pk]),
+            back=reverse("proactive:schedule", args=[schedule.pk]),
+            notes=notes,
+        )
+
+    return delete_page(
         request,
-        name=schedule_title(schedule),
-        kind="schedule",
-        action=reverse("proactive:schedule_delete", args=[schedule.pk]),
-        back=reverse("proactive:schedule", args=[schedule.pk]),
-        notes=notes,
+        schedule,
+        message=f"Schedule “{name}” deleted. Its runs stay in the agent's history.",
+        success_url=reverse("proactive:schedules"),
+        template=CONFIRM_DELETE_TEMPLATE,
+        context=confirmation,
     )
 
 

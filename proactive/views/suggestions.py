@@ -12,9 +12,7 @@ from django.views.decorators.http import require_POST
 
 from proactive import timing
 from proactive.models import Suggestion
-from proactive.views.common import (
-    titled,
-)
+from proactive.views.common import titled
 from workspaces.scoping import get_object_for_user, scope_queryset, writable_workspaces
 
 EVIDENCE_LABELS = {"runs": "runs by hand", "skipped_runs": "skipped runs", "flipping_checks": "flips"}

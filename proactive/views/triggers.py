@@ -12,14 +12,14 @@ from django.views.decorators.http import require_POST
 
 from agents.models import Run
 from agents.views import pretty_json
+from gradent.lib.pages import delete_page, form_page
 from proactive.forms import TriggerFireForm, TriggerForm
 from proactive.models import Trigger
-from proactive.services import (
-    trigger_fire,
-)
+from proactive.services import trigger_fire
 from proactive.views.common import (
+    CONFIRM_DELETE_TEMPLATE,
     RUNS_SHOWN,
-    confirm_delete,
+    confirm_context,
     started_message,
 )
 from workspaces.scoping import get_object_for_user, scope_queryset, user_can_write, writable_workspaces
@@ -37,25 +37,34 @@ def trigger_list(request: HttpRequest) -> HttpResponse:
     )
 
 
+def _trigger_url(trigger: Trigger) -> str:
+    return reverse("proactive:trigger", args=[trigger.pk])
+
+
 @login_required
 def trigger_create(request: HttpRequest) -> HttpResponse:
-    form = TriggerForm(request.POST or None, user=request.user)
-    if request.method == "POST" and form.is_valid():
-        trigger = form.save()
-        messages.success(request, f"Trigger “{trigger.name}” created.")
-        return redirect("proactive:trigger", pk=trigger.pk)
-    return render(request, "proactive/trigger_form.html", {"form": form, "trigger": None})
+    return form_page(
+        request,
+        TriggerForm,
+        template="proactive/trigger_form.html",
+        context_name="trigger",
+        message=lambda trigger: f"Trigger “{trigger.name}” created.",
+        success_url=_trigger_url,
+    )
 
 
 @login_required
 def trigger_edit(request: HttpRequest, pk: int) -> HttpResponse:
     trigger = get_object_for_user(Trigger.objects.all(), request.user, write=True, pk=pk)
-    form = TriggerForm(request.POST or None, instance=trigger, user=request.user)
-    if request.method == "POST" and form.is_valid():
-        form.save()
-        messages.success(request, f"Trigger “{trigger.name}” saved.")
-        return redirect("proactive:trigger", pk=trigger.pk)
-    return render(request, "proactive/trigger_form.html", {"form": form, "trigger": trigger})
+    return form_page(
+        request,
+        TriggerForm,
+        instance=trigger,
+        template="proactive/trigger_form.html",
+        context_name="trigger",
+        message=lambda trigger: f"Trigger “{trigger.name}” saved.",
+        success_url=_trigger_url,
+    )
 
 
 def _trigger_page(request: HttpRequest, trigger: Trigger, fire_form: TriggerFireForm) -> HttpResponse:
@@ -103,21 +112,26 @@ def trigger_fire_view(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 def trigger_delete(request: HttpRequest, pk: int) -> HttpResponse:
     trigger = get_object_for_user(Trigger.objects.all(), request.user, write=True, pk=pk)
-    if request.method == "POST":
-        name = trigger.name
-        trigger.delete()
-        messages.success(request, f"Trigger “{name}” deleted, with its webhooks.")
-        return redirect("proactive:triggers")
-    count = trigger.webhooks.count()
-    notes = ["The runs it started stay in the agent's history."]
-    if count:
-        notes.insert(0, f"Its {count} webhook{'s' if count != 1 else ''} and their deliveries are deleted too: "
-                     "senders get 404 from then on.")  # fmt: skip
-    return confirm_delete(
+
+    def confirmation() -> dict:
+        count = trigger.webhooks.count()
+        notes = ["The runs it started stay in the agent's history."]
+        if count:
+            notes.insert(0, f"Its {count} webhook{'s' if count != 1 else ''} and their deliveries are deleted too: "
+                         "senders get 404 from then on.")  # fmt: skip
+        return confirm_context(
+            name=trigger.name,
+            kind="trigger",
+            action=reverse("proactive:trigger_delete", args=[trigger.pk]),
+            back=reverse("proactive:trigger", args=[trigger.pk]),
+            notes=notes,
+        )
+
+    return delete_page(
         request,
-        name=trigger.name,
-        kind="trigger",
-        action=reverse("proactive:trigger_delete", args=[trigger.pk]),
-        back=reverse("proactive:trigger", args=[trigger.pk]),
-        notes=notes,
+        trigger,
+        message=f"Trigger “{trigger.name}” deleted, with its webhooks.",
+        success_url=reverse("proactive:triggers"),
+        template=CONFIRM_DELETE_TEMPLATE,
+        context=confirmation,
     )

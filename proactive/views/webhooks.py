@@ -17,16 +17,16 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
 from agents.views import pretty_json
+from gradent.lib.pages import delete_page, form_page
 from proactive.forms import WebhookForm
 from proactive.models import Webhook, WebhookDelivery
-from proactive.services import (
-    webhook_replay,
-)
+from proactive.services import webhook_replay
 from proactive.views.common import (
     BODY_SHOWN,
+    CONFIRM_DELETE_TEMPLATE,
     DELIVERIES_PER_PAGE,
     SECRET_SESSION_KEY,
-    confirm_delete,
+    confirm_context,
 )
 from workspaces.scoping import get_object_for_user, scope_queryset, user_can_write, writable_workspaces
 
@@ -56,32 +56,46 @@ def _stash_secret(request: HttpRequest, webhook: Webhook) -> None:
     request.session[SECRET_SESSION_KEY.format(pk=webhook.pk)] = webhook.secret
 
 
+def _detail_url(webhook: Webhook) -> str:
+    return reverse("proactive:webhook", args=[webhook.pk])
+
+
 @login_required
 def webhook_create(request: HttpRequest) -> HttpResponse:
     from proactive.signatures import get_scheme
 
-    form = WebhookForm(request.POST or None, user=request.user)
-    if request.method == "GET" and request.GET.get("trigger", "").isdigit():
-        form.initial["trigger"] = int(request.GET["trigger"])
-    if request.method == "POST" and form.is_valid():
+    def save(form: WebhookForm) -> Webhook:
         webhook = form.save(commit=False)
         webhook.secret = get_scheme(webhook.scheme).generate_secret()
         webhook.save()
         _stash_secret(request, webhook)
-        messages.success(request, f"Webhook “{webhook}” created.")
-        return redirect("proactive:webhook", pk=webhook.pk)
-    return render(request, "proactive/webhook_form.html", {"form": form, "webhook": None})
+        return webhook
+
+    trigger = request.GET.get("trigger", "")
+    return form_page(
+        request,
+        WebhookForm,
+        initial={"trigger": int(trigger)} if trigger.isdigit() else None,
+        template="proactive/webhook_form.html",
+        context_name="webhook",
+        save=save,
+        message=lambda webhook: f"Webhook “{webhook}” created.",
+        success_url=_detail_url,
+    )
 
 
 @login_required
 def webhook_edit(request: HttpRequest, pk: int) -> HttpResponse:
     webhook = get_object_for_user(Webhook.objects.select_related("trigger"), request.user, write=True, pk=pk)
-    form = WebhookForm(request.POST or None, instance=webhook, user=request.user)
-    if request.method == "POST" and form.is_valid():
-        form.save()
-        messages.success(request, f"Webhook “{webhook}” saved.")
-        return redirect("proactive:webhook", pk=webhook.pk)
-    return render(request, "proactive/webhook_form.html", {"form": form, "webhook": webhook})
+    return form_page(
+        request,
+        WebhookForm,
+        instance=webhook,
+        template="proactive/webhook_form.html",
+        context_name="webhook",
+        message=lambda webhook: f"Webhook “{webhook}” saved.",
+        success_url=_detail_url,
+    )
 
 
 @never_cache
@@ -130,22 +144,27 @@ def webhook_regenerate(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 def webhook_delete(request: HttpRequest, pk: int) -> HttpResponse:
     webhook = get_object_for_user(Webhook.objects.all(), request.user, write=True, pk=pk)
-    if request.method == "POST":
-        name = str(webhook)
-        webhook.delete()
-        messages.success(request, f"Webhook “{name}” deleted; its URL answers 404 from now on.")
-        return redirect("proactive:webhooks")
-    count = webhook.deliveries.count()
-    return confirm_delete(
+
+    def confirmation() -> dict:
+        count = webhook.deliveries.count()
+        return confirm_context(
+            name=str(webhook),
+            kind="webhook",
+            action=reverse("proactive:webhook_delete", args=[webhook.pk]),
+            back=reverse("proactive:webhook", args=[webhook.pk]),
+            notes=[
+                f"Its {count} stored deliver{'ies' if count != 1 else 'y'} are deleted with it.",
+                "Senders still using its URL get 404.",
+            ],
+        )
+
+    return delete_page(
         request,
-        name=str(webhook),
-        kind="webhook",
-        action=reverse("proactive:webhook_delete", args=[webhook.pk]),
-        back=reverse("proactive:webhook", args=[webhook.pk]),
-        notes=[
-            f"Its {count} stored deliver{'ies' if count != 1 else 'y'} are deleted with it.",
-            "Senders still using its URL get 404.",
-        ],
+        webhook,
+        message=f"Webhook “{webhook}” deleted; its URL answers 404 from now on.",
+        success_url=reverse("proactive:webhooks"),
+        template=CONFIRM_DELETE_TEMPLATE,
+        context=confirmation,
     )
 
 
