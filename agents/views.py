@@ -13,12 +13,14 @@ from django.core.paginator import Paginator
 from django.db.models import Count, OuterRef, Subquery
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
 from agents.forms import AgentForm, RunFilterForm, RunNowForm
 from agents.models import Agent, Run, RunSource, RunStatus, Thread
 from agents.services import agent_pause, agent_resume, run_cancel, start_run
+from gradent.lib.pages import delete_page, form_page
 from workspaces.scoping import get_object_for_user, scope_queryset, user_can_write, writable_workspaces
 
 RUNS_PER_PAGE = 50
@@ -53,12 +55,18 @@ def agent_list(request: HttpRequest) -> HttpResponse:
 
 @login_required
 def agent_create(request: HttpRequest) -> HttpResponse:
-    form = AgentForm(request.POST or None, user=request.user)
-    if request.method == "POST" and form.is_valid():
-        agent = form.save()
-        messages.success(request, f"Agent “{agent.name}” created.")
-        return redirect("agents:detail", pk=agent.pk)
-    return render(request, "agents/agent_form.html", {"form": form, "agent": None})
+    return form_page(
+        request,
+        AgentForm,
+        template="agents/agent_form.html",
+        context_name="agent",
+        message=lambda agent: f"Agent “{agent.name}” created.",
+        success_url=_detail_url,
+    )
+
+
+def _detail_url(agent: Agent) -> str:
+    return reverse("agents:detail", args=[agent.pk])
 
 
 @login_required
@@ -81,27 +89,28 @@ def agent_detail(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 def agent_edit(request: HttpRequest, pk: int) -> HttpResponse:
     agent = get_object_for_user(Agent.objects.all(), request.user, write=True, pk=pk)
-    form = AgentForm(request.POST or None, instance=agent, user=request.user)
-    if request.method == "POST" and form.is_valid():
-        form.save()
-        messages.success(request, f"Agent “{agent.name}” saved.")
-        return redirect("agents:detail", pk=agent.pk)
-    return render(request, "agents/agent_form.html", {"form": form, "agent": agent})
+    return form_page(
+        request,
+        AgentForm,
+        instance=agent,
+        template="agents/agent_form.html",
+        context_name="agent",
+        message=lambda agent: f"Agent “{agent.name}” saved.",
+        success_url=_detail_url,
+    )
 
 
 @login_required
 def agent_delete(request: HttpRequest, pk: int) -> HttpResponse:
     """GET asks for confirmation; POST deletes the agent with its runs and threads."""
     agent = get_object_for_user(Agent.objects.all(), request.user, write=True, pk=pk)
-    if request.method == "POST":
-        name = agent.name
-        agent.delete()
-        messages.success(request, f"Agent “{name}” deleted, with its runs and threads.")
-        return redirect("agents:list")
-    return render(
+    return delete_page(
         request,
-        "agents/agent_confirm_delete.html",
-        {
+        agent,
+        message=f"Agent “{agent.name}” deleted, with its runs and threads.",
+        success_url=reverse("agents:list"),
+        template="agents/agent_confirm_delete.html",
+        context=lambda: {
             "agent": agent,
             "run_count": agent.runs.count(),
             "active_count": agent.runs.active().count(),

@@ -11,8 +11,10 @@ from django.core.paginator import Paginator
 from django.db.models import OuterRef, Subquery
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_POST
 
+from gradent.lib.pages import delete_page, form_page
 from notifications.forms import ChannelForm
 from notifications.models import Channel, Notification
 from notifications.serializers import describe_channel
@@ -42,23 +44,32 @@ def channel_list(request: HttpRequest) -> HttpResponse:
 
 @login_required
 def channel_create(request: HttpRequest) -> HttpResponse:
-    form = ChannelForm(request.POST or None, user=request.user)
-    if request.method == "POST" and form.is_valid():
-        channel = form.save()
-        messages.success(request, f"Channel “{channel.name}” created. Send a test to check it.")
-        return redirect("notifications:detail", pk=channel.pk)
-    return render(request, "notifications/channel_form.html", {"form": form, "channel": None})
+    return form_page(
+        request,
+        ChannelForm,
+        template="notifications/channel_form.html",
+        context_name="channel",
+        message=lambda channel: f"Channel “{channel.name}” created. Send a test to check it.",
+        success_url=_detail_url,
+    )
 
 
 @login_required
 def channel_edit(request: HttpRequest, pk: int) -> HttpResponse:
     channel = get_object_for_user(Channel.objects.all(), request.user, write=True, pk=pk)
-    form = ChannelForm(request.POST or None, instance=channel, user=request.user)
-    if request.method == "POST" and form.is_valid():
-        form.save()
-        messages.success(request, f"Channel “{channel.name}” saved.")
-        return redirect("notifications:detail", pk=channel.pk)
-    return render(request, "notifications/channel_form.html", {"form": form, "channel": channel})
+    return form_page(
+        request,
+        ChannelForm,
+        instance=channel,
+        template="notifications/channel_form.html",
+        context_name="channel",
+        message=lambda channel: f"Channel “{channel.name}” saved.",
+        success_url=_detail_url,
+    )
+
+
+def _detail_url(channel: Channel) -> str:
+    return reverse("notifications:detail", args=[channel.pk])
 
 
 @login_required
@@ -111,13 +122,11 @@ def channel_enable_view(request: HttpRequest, pk: int) -> HttpResponse:
 def channel_delete(request: HttpRequest, pk: int) -> HttpResponse:
     """GET asks for confirmation; POST deletes the channel with its log."""
     channel = get_object_for_user(Channel.objects.all(), request.user, write=True, pk=pk)
-    if request.method == "POST":
-        name = channel.name
-        channel.delete()
-        messages.success(request, f"Channel “{name}” deleted, with its log.")
-        return redirect("notifications:list")
-    return render(
+    return delete_page(
         request,
-        "notifications/channel_confirm_delete.html",
-        {"channel": channel, "notification_count": channel.notifications.count()},
+        channel,
+        message=f"Channel “{channel.name}” deleted, with its log.",
+        success_url=reverse("notifications:list"),
+        template="notifications/channel_confirm_delete.html",
+        context=lambda: {"channel": channel, "notification_count": channel.notifications.count()},
     )

@@ -38,7 +38,7 @@ class ScheduleAdmin(admin.ModelAdmin):
         if not schedule.pk:
             return "-"
         try:
-            fires = timing.preview(count=10, **schedule.timing_kwargs())
+            fires = timing.preview(timing.Timing.from_schedule(schedule), count=10)
         except timing.ScheduleError as exc:
             return str(exc)
         return format_html(

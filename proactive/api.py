@@ -57,8 +57,8 @@ def _started(run) -> Response:
     return Response(RunSerializer(run).data, status=code)
 
 
-def _preview(schedule_kwargs: dict, count: int) -> list[dict]:
-    items = timing.preview(count=count, **schedule_kwargs)
+def _preview(schedule: Schedule, count: int) -> list[dict]:
+    items = timing.preview(timing.Timing.from_schedule(schedule), count=count)
     return [{**item, "at": item["at"].isoformat()} for item in items]
 
 
@@ -99,8 +99,7 @@ class ScheduleViewSet(AgentBoundViewSet):
         """The next fires in the schedule's timezone, DST changes marked."""
         schedule = self.get_object()
         count = _count(request.query_params.get("count"))
-        kwargs = schedule.timing_kwargs()
-        return Response({"timezone": schedule.timezone, "fires": _preview(kwargs, count)})
+        return Response({"timezone": schedule.timezone, "fires": _preview(schedule, count)})
 
     @extend_schema(request=PreviewSerializer, responses={200: dict})
     @action(detail=False, methods=["post"], url_path="preview")
@@ -118,9 +117,7 @@ class ScheduleViewSet(AgentBoundViewSet):
         except timing.ScheduleError as exc:
             raise serializers.ValidationError({exc.field: str(exc)}) from None
         description = timing.describe_cron(probe.cron_expression) if probe.kind == Schedule.Kind.CRON else ""
-        return Response(
-            {"timezone": probe.timezone, "description": description, "fires": _preview(probe.timing_kwargs(), count)}
-        )
+        return Response({"timezone": probe.timezone, "description": description, "fires": _preview(probe, count)})
 
 
 def _count(raw: str | None) -> int:

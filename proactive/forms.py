@@ -211,14 +211,14 @@ class ScheduleForm(AgentBoundForm):
             cleaned["cron_expression"] = probe.cron_expression
         return cleaned
 
-    def timing_kwargs(self, *, anchor: datetime | None = None) -> dict:
-        """For a valid form: what `timing.preview` needs, as `Schedule.timing_kwargs` gives it."""
+    def schedule_timing(self, *, anchor: datetime | None = None) -> timing.Timing:
+        """For a valid form: the schedule's timing, as the saved schedule would have it."""
         data = self.cleaned_data
         kind = data["kind"]
         if kind == Schedule.Kind.INTERVAL and anchor is None:
             anchor = data.get("start_at")  # as schedule_save anchors a new interval schedule
         probe = Schedule(**{name: data.get(name) for name in TIMING_FIELDS}, anchor=anchor)
-        return probe.timing_kwargs()
+        return timing.Timing.from_schedule(probe)
 
     def timing_errors(self) -> list[tuple[str, str]]:
         """(label, message) of the errors that stop a preview; other fields do not matter to it."""

@@ -16,6 +16,10 @@ coming out is an aware UTC ``datetime``. The rules (see ``docs/cron-dst.md``):
 - **once** schedules fire at ``run_at``.
 
 All kinds honour an inclusive ``[start, end]`` window.
+
+What a schedule's timing is travels as one :class:`Timing` value (built from a ``Schedule``
+or a dict); the functions below take it first. They still accept the older keyword
+arguments (``kind=…, tz=…, cron=…``) instead, for callers not yet switched.
 """
 
 from __future__ import annotations
@@ -23,9 +27,10 @@ from __future__ import annotations
 import calendar
 import functools
 import hashlib
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from cronsim import CronSim, CronSimError
@@ -69,6 +74,83 @@ class ScheduleError(ValueError):
         super().__init__(message)
         self.message = message
         self.field = field
+
+
+# --- the value ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Timing:
+    """When a schedule fires, as the functions here need it: no database, hashable.
+
+    ``interval`` schedules count from ``anchor``, else ``start``, else the instant asked
+    about. ``jitter_seconds`` only matters to :meth:`jittered`.
+    """
+
+    kind: str
+    tz: str = "UTC"
+    cron: str = ""
+    interval_seconds: int | None = None
+    anchor: datetime | None = None
+    run_at: datetime | None = None
+    start: datetime | None = None
+    end: datetime | None = None
+    jitter_seconds: int = 0
+
+    @classmethod
+    def from_schedule(cls, schedule: Any) -> Timing:
+        """From a ``Schedule``, saved or not (one without an ``anchor`` counts from when it was
+        created), as ``Schedule.timing_kwargs`` gives it."""
+        return cls(
+            kind=schedule.kind,
+            tz=schedule.timezone,
+            cron=schedule.cron_expression or "",
+            interval_seconds=schedule.interval_seconds,
+            anchor=schedule.anchor or schedule.created,
+            run_at=schedule.run_at,
+            start=schedule.start_at,
+            end=schedule.end_at,
+            jitter_seconds=schedule.jitter_seconds or 0,
+        )
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Timing:
+        """From a schedule's fields by their model names (``timezone``, ``cron_expression``,
+        ``start_at``, …), as a form's cleaned data or an API body has them; absent ones are empty."""
+        return cls(
+            kind=data["kind"],
+            tz=data.get("timezone") or "UTC",
+            cron=data.get("cron_expression") or "",
+            interval_seconds=data.get("interval_seconds"),
+            anchor=data.get("anchor"),
+            run_at=data.get("run_at"),
+            start=data.get("start_at"),
+            end=data.get("end_at"),
+            jitter_seconds=data.get("jitter_seconds") or 0,
+        )
+
+    def deciding(self) -> Timing:
+        """This timing without what cannot change its fires (a cron's anchor, the jitter…),
+        so that schedules which fire alike compare equal."""
+        if self.kind == "cron":
+            return replace(self, interval_seconds=None, anchor=None, run_at=None, jitter_seconds=0)
+        if self.kind == "interval":
+            return replace(self, cron="", run_at=None, jitter_seconds=0)
+        return replace(self, cron="", interval_seconds=None, anchor=None, jitter_seconds=0)
+
+    def jittered(self, fire: datetime, *, seed: str) -> datetime:
+        """``fire`` delayed by this timing's jitter (see :func:`jittered`)."""
+        return jittered(fire, self.jitter_seconds, seed=seed)
+
+
+def _timing(timing: Timing | None, legacy: dict[str, Any]) -> Timing:
+    """The Timing given, or one built from the older keyword arguments (kind, tz, cron,
+    interval_seconds, anchor, run_at, start, end)."""
+    if timing is None:
+        return Timing(**legacy)
+    if legacy:
+        raise TypeError(f"pass a Timing or keyword arguments, not both ({', '.join(sorted(legacy))})")
+    return timing
 
 
 # --- validation --------------------------------------------------------------------------
@@ -270,82 +352,33 @@ def describe_cron(expression: str) -> str:
 # --- fire times --------------------------------------------------------------------------
 
 
-def next_fire(
-    *,
-    kind: str,
-    after: datetime,
-    tz: str,
-    cron: str = "",
-    interval_seconds: int | None = None,
-    anchor: datetime | None = None,
-    run_at: datetime | None = None,
-    start: datetime | None = None,
-    end: datetime | None = None,
-) -> datetime | None:
-    """The first fire instant strictly after ``after`` inside ``[start, end]``, or None.
-
-    ``interval`` schedules count from ``anchor``, else ``start``, else ``after`` itself.
-    """
-    fires = _fires(
-        kind=kind,
-        after=after,
-        tz=tz,
-        cron=cron,
-        interval_seconds=interval_seconds,
-        anchor=anchor,
-        run_at=run_at,
-        start=start,
-        end=end,
-    )
-    return next(fires, None)
+def next_fire(timing: Timing | None = None, *, after: datetime, **legacy: Any) -> datetime | None:
+    """The first fire instant strictly after ``after`` inside ``[start, end]``, or None."""
+    return next(_fires(_timing(timing, legacy), after), None)
 
 
-def next_fire_shared(**kwargs) -> datetime | None:
+def next_fire_shared(timing: Timing | None = None, *, after: datetime, **legacy: Any) -> datetime | None:
     """next_fire (the same arguments), remembered: schedules that share an expression and
     zone (thousands of "0 9 * * *" in one zone) cost one computation per dispatcher tick,
     not one each. Only what decides the answer is in the key (a cron's anchor is not)."""
-    ignored = {"cron": ("interval_seconds", "anchor", "run_at"), "interval": ("cron", "run_at")}
-    for name in ignored.get(kwargs["kind"], ("cron", "interval_seconds", "anchor")):
-        kwargs.pop(name, None)
-    return _next_fire_memo(tuple(sorted(kwargs.items())))
+    return _next_fire_memo(_timing(timing, legacy).deciding(), after)
 
 
 @functools.lru_cache(maxsize=4096)
-def _next_fire_memo(items: tuple) -> datetime | None:
-    return next_fire(**dict(items))
+def _next_fire_memo(timing: Timing, after: datetime) -> datetime | None:
+    return next_fire(timing, after=after)
 
 
 def fires_between(
-    *,
-    kind: str,
-    after: datetime,
-    until: datetime,
-    tz: str,
-    cron: str = "",
-    interval_seconds: int | None = None,
-    anchor: datetime | None = None,
-    run_at: datetime | None = None,
-    start: datetime | None = None,
-    end: datetime | None = None,
-    limit: int = 1000,
+    timing: Timing | None = None, *, after: datetime, until: datetime, limit: int = 1000, **legacy: Any
 ) -> list[datetime]:
     """Fire instants in ``(after, until]``, oldest first, at most ``limit`` of them."""
+    timing = _timing(timing, legacy)
     until = _as_utc(until, "until")
     result: list[datetime] = []
     if limit <= 0:
         return result
-    fires = _fires(
-        kind=kind,
-        after=after,
-        tz=tz,
-        cron=cron,
-        interval_seconds=interval_seconds,
-        anchor=anchor,
-        run_at=run_at,
-        start=start,
-        end=end,
-    )
-    for fire in fires:
+    for fire in _fires(timing, after):
         if fire > until:
             break
         result.append(fire)
@@ -355,17 +388,7 @@ def fires_between(
 
 
 def preview(
-    *,
-    kind: str,
-    tz: str,
-    cron: str = "",
-    interval_seconds: int | None = None,
-    anchor: datetime | None = None,
-    run_at: datetime | None = None,
-    start: datetime | None = None,
-    end: datetime | None = None,
-    count: int = 10,
-    after: datetime | None = None,
+    timing: Timing | None = None, *, count: int = 10, after: datetime | None = None, **legacy: Any
 ) -> list[dict]:
     """The next ``count`` fires as shown to people: UTC instant, local text, offset, DST note.
 
@@ -373,21 +396,12 @@ def preview(
     offset at ``after``) carries a ``dst_change`` note such as
     "DST starts: clocks go forward 1h (03:00→04:00)".
     """
-    zone = validate_timezone(tz)
+    timing = _timing(timing, legacy)
+    zone = validate_timezone(timing.tz)
     after = _as_utc(after, "after") if after is not None else datetime.now(UTC)
     fires: list[datetime] = []
     if count > 0:
-        for fire in _fires(
-            kind=kind,
-            after=after,
-            tz=tz,
-            cron=cron,
-            interval_seconds=interval_seconds,
-            anchor=anchor,
-            run_at=run_at,
-            start=start,
-            end=end,
-        ):
+        for fire in _fires(timing, after):
             fires.append(fire)
             if len(fires) >= count:
                 break
@@ -435,34 +449,24 @@ def _as_utc(value: datetime, field: str) -> datetime:
     return value.astimezone(UTC)
 
 
-def _fires(
-    *,
-    kind: str,
-    after: datetime,
-    tz: str,
-    cron: str,
-    interval_seconds: int | None,
-    anchor: datetime | None,
-    run_at: datetime | None,
-    start: datetime | None,
-    end: datetime | None,
-) -> Iterator[datetime]:
+def _fires(timing: Timing, after: datetime) -> Iterator[datetime]:
     """All fires strictly after ``after`` inside ``[start, end]``, strictly increasing, UTC."""
+    kind = timing.kind
     after = _as_utc(after, "after")
-    start = _as_utc(start, "start") if start is not None else None
-    end = _as_utc(end, "end") if end is not None else None
+    start = _as_utc(timing.start, "start") if timing.start is not None else None
+    end = _as_utc(timing.end, "end") if timing.end is not None else None
     if kind == "cron":
-        zone = validate_timezone(tz)
-        parsed = _parse_cron(cron)
+        zone = validate_timezone(timing.tz)
+        parsed = _parse_cron(timing.cron)
         # Begin just before `start` so that a fire exactly at `start` counts.
         begin = max(after, start - timedelta(microseconds=1)) if start is not None else after
         fires = _cron_fires(parsed, zone, begin)
     elif kind == "interval":
-        fires = _interval_fires(interval_seconds, anchor=anchor, start=start, after=after)
+        fires = _interval_fires(timing.interval_seconds, anchor=timing.anchor, start=start, after=after)
     elif kind == "once":
-        if run_at is None:
+        if timing.run_at is None:
             raise ScheduleError("a once schedule needs run_at", field="run_at")
-        fires = iter([_as_utc(run_at, "run_at")])
+        fires = iter([_as_utc(timing.run_at, "run_at")])
     else:
         raise ScheduleError(f'unknown schedule kind "{kind}"; use one of {", ".join(KINDS)}', field="kind")
 

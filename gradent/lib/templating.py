@@ -17,8 +17,10 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
+
+from gradent.lib import paths
 
 __all__ = ["TemplateError", "render", "render_string", "resolve_path"]
 
@@ -40,47 +42,29 @@ class TemplateError(ValueError):
 
 
 def resolve_path(path: str, context: Mapping[str, Any]) -> Any:
-    """Return the value at ``path`` (dot separated keys/indexes) in ``context``.
+    """Return the value at ``path`` (dot separated keys/indexes, :mod:`gradent.lib.paths`
+    rules) in ``context``.
 
     Raises :class:`TemplateError` naming the full path and the part that failed.
     """
-    current: Any = context
-    walked: list[str] = []
-    for part in path.split("."):
-        walked.append(part)
-        current = _step_into(current, part, path, ".".join(walked))
-    return current
+    try:
+        return paths.walk(context, path)
+    except paths.PathError as exc:
+        raise TemplateError(_not_found(path, exc)) from None
 
 
-def _step_into(current: Any, part: str, path: str, walked: str) -> Any:
-    """Descend one level; dict keys win over index interpretation."""
-    if isinstance(current, Mapping):
-        if part in current:
-            return current[part]
-        # Dicts coming from JSON never have int keys, but step_outputs_by_id
-        # style mappings built in Python might; accept both spellings.
-        if _is_int(part) and int(part) in current:
-            return current[int(part)]
-        raise TemplateError(f"template path '{path}' not found: no key '{part}' at '{walked}'")
-    if isinstance(current, Sequence) and not isinstance(current, (str, bytes, bytearray)):
-        if not _is_int(part):
-            raise TemplateError(
-                f"template path '{path}' not found: '{part}' is not an index into the list at '{walked}'"
-            )
-        index = int(part)
-        try:
-            return current[index]
-        except IndexError:
-            raise TemplateError(
-                f"template path '{path}' not found: index {index} out of range (length {len(current)}) at '{walked}'"
-            ) from None
-    kind = "null" if current is None else type(current).__name__
-    raise TemplateError(f"template path '{path}' not found: cannot look up '{part}' in a {kind} value at '{walked}'")
-
-
-def _is_int(text: str) -> bool:
-    """True for decimal integers, including negative ones like '-1'."""
-    return bool(re.fullmatch(r"-?\d+", text))
+def _not_found(path: str, exc: paths.PathError) -> str:
+    part, walked, container = exc.part, exc.through, exc.container
+    if exc.reason == paths.MISSING_KEY:
+        why = f"no key '{part}'"
+    elif exc.reason == paths.NOT_AN_INDEX:
+        why = f"'{part}' is not an index into the list"
+    elif exc.reason == paths.OUT_OF_RANGE:
+        why = f"index {int(part)} out of range (length {len(container)})"
+    else:
+        kind = "null" if container is None else type(container).__name__
+        why = f"cannot look up '{part}' in a {kind} value"
+    return f"template path '{path}' not found: {why} at '{walked}'"
 
 
 def _stringify(value: Any) -> str:

@@ -27,7 +27,7 @@ from typing import Any, ClassVar
 import requests
 from rest_framework import serializers
 
-from gradent.lib import safehttp
+from gradent.lib import paths, safehttp
 from proactive.conditions import regex_problem
 from proactive.probes.base import Probe, ProbeContext, ProbeError, ProbeResult
 
@@ -60,23 +60,9 @@ _MISSING = object()
 
 
 def extract_json_path(document: Any, path: str) -> Any:
-    """Walk ``data.items.0.price`` through dicts (keys) and lists (indexes); ``_MISSING`` if absent."""
-    current = document
-    for part in path.split("."):
-        if isinstance(current, dict):
-            if part not in current:
-                return _MISSING
-            current = current[part]
-        elif isinstance(current, list):
-            if not part.lstrip("-").isdigit():
-                return _MISSING
-            index = int(part)
-            if not -len(current) <= index < len(current):
-                return _MISSING
-            current = current[index]
-        else:
-            return _MISSING
-    return current
+    """Walk ``data.items.0.price`` through objects (keys) and lists (indexes, ``-1`` the last),
+    by :func:`gradent.lib.paths.walk`'s rules; ``_MISSING`` if absent."""
+    return paths.walk(document, path, default=_MISSING)
 
 
 def _short(text: str, limit: int = 200) -> str:

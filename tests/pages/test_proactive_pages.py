@@ -429,6 +429,20 @@ def test_creating_a_schedule_through_the_form(page, alice):
     assert "Europe/Riga" in html
 
 
+def test_a_schedule_saved_with_no_fire_ahead_says_so_after_saying_it_was_saved(page, alice):
+    agent = make_agent(alice)
+    data = schedule_data(agent, kind="once", cron_expression="", run_at="2020-01-01T09:00", name="Too late")
+    response = page.post(reverse("proactive:schedule_create"), data, follow=True)
+    schedule = Schedule.objects.get()
+    assert schedule.next_fire_at is None
+    assert response.redirect_chain == [(reverse("proactive:schedule", args=[schedule.pk]), 302)]
+    shown = [(message.level_tag, str(message)) for message in response.context["messages"]]
+    assert shown == [
+        ("success", "Schedule “Too late” created."),
+        ("warning", "It has no fire time ahead, so it will not run: check the run-at time and the end."),
+    ]
+
+
 def test_the_form_normalises_cron_and_reads_times_in_the_schedules_zone(page, alice):
     agent = make_agent(alice)
     page.post(reverse("proactive:schedule_create"), schedule_data(agent, cron_expression="  @daily "))

@@ -182,6 +182,10 @@ class TestMonitorAPI:
         [
             ({"probe": "http", "probe_config": {"url": "http://x.test"}, "condition": "value >"}, "condition"),
             ({"probe": "http", "probe_config": {"url": "http://x.test"}, "condition": "valu > 1"}, "condition"),
+            (
+                {"probe": "http", "probe_config": {"url": "http://x.test"}, "condition": r"matches(body, '(a)\\1')"},
+                "condition",
+            ),
             ({"probe": "http", "probe_config": {"url": "not a url"}, "condition": "status == 200"}, "probe_config"),
             ({"probe": "telepathy", "condition": "x"}, "probe"),
             (

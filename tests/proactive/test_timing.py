@@ -17,8 +17,11 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from proactive import timing
+from proactive.models import Schedule
 from proactive.timing import (
     ScheduleError,
+    Timing,
     describe_cron,
     fires_between,
     jittered,
@@ -35,9 +38,9 @@ def utc(text: str) -> datetime:
 
 
 def cron_fires(expression: str, zone: str, after: str, count: int) -> list[datetime]:
-    fires, cursor = [], utc(after)
+    fires, cursor, schedule_timing = [], utc(after), Timing(kind="cron", cron=expression, tz=zone)
     for _ in range(count):
-        cursor = next_fire(kind="cron", cron=expression, tz=zone, after=cursor)
+        cursor = next_fire(schedule_timing, after=cursor)
         fires.append(cursor)
     return fires
 
@@ -900,3 +903,60 @@ def test_the_remembered_next_fire_answers_as_next_fire_and_keys_only_what_matter
     other_anchor = {**cases[0], "anchor": datetime(2024, 6, 1, tzinfo=UTC)}
     assert next_fire_shared(after=after, **other_anchor) == next_fire_shared(after=after, **cases[0])
     assert next_fire_shared(after=after, **cases[1]) != next_fire_shared(after=after, **cases[2])
+
+
+# --- the Timing value ----------------------------------------------------------------------
+
+
+def test_a_timing_from_a_schedule_is_what_timing_kwargs_gives():
+    schedule = Schedule(
+        kind="interval",
+        interval_seconds=900,
+        timezone="Europe/Riga",
+        anchor=utc("2025-01-01 10:00Z"),
+        start_at=utc("2025-01-01 00:00Z"),
+        end_at=utc("2025-12-31 00:00Z"),
+        jitter_seconds=30,
+    )
+    assert Timing.from_schedule(schedule) == Timing(**schedule.timing_kwargs(), jitter_seconds=30)
+
+
+def test_a_timing_from_a_dict_reads_the_model_field_names():
+    data = {"kind": "once", "timezone": "America/New_York", "run_at": utc("2025-06-01 12:00Z"), "cron_expression": ""}
+    assert Timing.from_dict(data) == Timing(kind="once", tz="America/New_York", run_at=utc("2025-06-01 12:00Z"))
+
+
+def test_a_timing_and_the_older_keywords_give_the_same_fires():
+    keywords = {"kind": "cron", "cron": "30 2 * * *", "tz": "Europe/Riga", "start": utc("2025-03-29 00:00Z")}
+    value = Timing(**keywords)
+    after, until = utc("2025-03-28 00:00Z"), utc("2025-04-02 00:00Z")
+    assert fires_between(value, after=after, until=until) == fires_between(after=after, until=until, **keywords)
+    assert next_fire(value, after=after) == next_fire(after=after, **keywords) == utc("2025-03-29 00:30Z")
+    assert preview(value, count=3, after=after) == preview(count=3, after=after, **keywords)
+
+
+def test_a_timing_and_keywords_together_are_refused():
+    with pytest.raises(TypeError, match="not both"):
+        next_fire(Timing(kind="cron", cron="* * * * *"), after=utc("2025-01-01 00:00Z"), tz="UTC")
+
+
+def test_cron_timings_that_differ_only_in_anchor_or_jitter_share_a_next_fire():
+    first = Timing(kind="cron", cron="0 9 * * *", tz="Europe/Riga", anchor=utc("2025-01-01 00:00Z"))
+    second = Timing(kind="cron", cron="0 9 * * *", tz="Europe/Riga", anchor=utc("2025-02-01 00:00Z"), jitter_seconds=9)
+    assert first.deciding() == second.deciding()
+    after = utc("2025-05-05 12:00Z")
+    timing._next_fire_memo.cache_clear()
+    assert timing.next_fire_shared(first, after=after) == utc("2025-05-06 06:00Z")
+    assert timing.next_fire_shared(second, after=after) == utc("2025-05-06 06:00Z")
+    assert timing._next_fire_memo.cache_info().hits == 1
+    # for an interval the anchor decides, so it stays in the key
+    interval = Timing(kind="interval", interval_seconds=3600, anchor=utc("2025-01-01 00:30Z"))
+    assert interval.deciding() != Timing(kind="interval", interval_seconds=3600, anchor=utc("2025-01-01 00:00Z"))
+
+
+def test_a_timing_jitters_by_its_own_jitter():
+    fire = utc("2025-01-01 09:00Z")
+    value = Timing(kind="cron", cron="0 9 * * *", jitter_seconds=120)
+    assert value.jittered(fire, seed="schedule:1") == jittered(fire, 120, seed="schedule:1")
+    assert fire <= value.jittered(fire, seed="schedule:1") <= fire + timedelta(seconds=120)
+    assert Timing(kind="cron", cron="0 9 * * *").jittered(fire, seed="schedule:1") == fire
