@@ -9,7 +9,17 @@ class AgentsConfig(AppConfig):
     verbose_name = "Agents and runs"
 
     def ready(self) -> None:
+        from agents import queueing
+
         checks.register(check_plugins)
+        # Each worker process starts its run pool (and its heartbeat) as it is spawned.
+        queueing.on_worker_start(start_run_pool)
+
+
+def start_run_pool() -> None:
+    from agents import pool
+
+    pool.start()
 
 
 def check_plugins(app_configs=None, **kwargs) -> list[checks.CheckMessage]:

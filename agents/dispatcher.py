@@ -77,6 +77,19 @@ def skip_locked_supported() -> bool:
 
 
 # --- agents' own sources ------------------------------------------------------------------
+def lost_tasks_before(now: datetime) -> datetime | None:
+    """A task sent before this instant is lost (the broker lost it, or a cluster that had
+    fetched it died) when a worker has had a free slot without a break since then: a
+    waiting task would have been taken. None when every worker is busy (tasks wait in the
+    broker) or none is alive; then only GRADENT_QUEUED_STALE_SECONDS applies. Sending a
+    task twice is harmless: the claim is a conditional update."""
+    from agents.models import WorkerHeartbeat
+
+    window = timedelta(seconds=settings.GRADENT_WORKER_LOST_SECONDS)
+    idle = WorkerHeartbeat.objects.filter(last_beat__gte=now - window, free_since__lte=now - window)
+    return now - window if idle.exists() else None
+
+
 class DueRunsSource(Source):
     """Queued runs that should be with a worker and are not: due retries, delayed starts,
     tasks the broker never delivered (Redis loses in-flight tasks when a worker dies), and
@@ -90,7 +103,7 @@ class DueRunsSource(Source):
 
         running_sibling = Run.objects.filter(agent_id=OuterRef("agent_id"), status=RunStatus.RUNNING)
         due = (
-            Run.objects.due(now)
+            Run.objects.due(now, lost_before=lost_tasks_before(now))
             .annotate(blocked=Exists(running_sibling))
             .exclude(overlap_policy="queue_one", blocked=True)
             .order_by("not_before", "id")
@@ -114,51 +127,29 @@ class DueRunsSource(Source):
 
 
 class StuckRunsSource(Source):
-    """Running runs past their deadline: the worker was killed or the machine was lost.
-    Each is retried if attempts remain, else failed as quarantined."""
+    """Running runs whose worker is gone: its heartbeat went silent for
+    GRADENT_WORKER_LOST_SECONDS (killed, or its machine lost), or, as a backstop, the run
+    is past its deadline. Each is handed back: retried if attempts remain, else failed as
+    quarantined. Heartbeat rows of lost workers are then removed."""
 
     name = "stuck_runs"
 
     def tick(self, now: datetime) -> TickResult:
-        from agents.executor import after_run_finished
-        from agents.models import Run, RunStatus, RunStep
+        from agents.executor import hand_back
+        from agents.models import Run, RunStatus, WorkerHeartbeat
 
         done = 0
+        silent_since = now - timedelta(seconds=settings.GRADENT_WORKER_LOST_SECONDS)
+        lost = dict(WorkerHeartbeat.objects.filter(last_beat__lt=silent_since).values_list("name", "last_beat"))
+        if lost:
+            for run in Run.objects.filter(status=RunStatus.RUNNING, worker__in=lost).order_by("id")[: self.batch]:
+                silent = (now - lost[run.worker]).total_seconds()
+                done += hand_back(run, why="was lost during", detail=f"no heartbeat for {silent:.0f} s")
+            if not Run.objects.filter(status=RunStatus.RUNNING, worker__in=lost).exists():
+                WorkerHeartbeat.objects.filter(name__in=lost, last_beat__lt=silent_since).delete()
         for run in Run.objects.stuck_running(now).order_by("deadline_at")[: self.batch]:
-            base = Run.objects.filter(pk=run.pk, status=RunStatus.RUNNING, attempt=run.attempt)
-            lost = f"Worker {run.worker or '?'} was lost during attempt {run.attempt}"
-            if run.cancel_requested:
-                updated = base.update(status=RunStatus.CANCELLED, finished_at=now, reason="Cancelled (worker lost).")
-            elif run.attempt < run.max_attempts:
-                updated = base.update(
-                    status=RunStatus.QUEUED,
-                    not_before=None,
-                    enqueued_at=None,
-                    deadline_at=None,
-                    reason=f"{lost}; retrying.",
-                )
-            else:
-                updated = base.update(
-                    status=RunStatus.FAILED,
-                    finished_at=now,
-                    reason=f"Quarantined: {lost.lower()}, the last of {run.max_attempts} attempts.",
-                    error="worker lost",
-                )
-            if updated:
-                done += 1
-                # The reason is overwritten by the next attempt; the step keeps the story.
-                RunStep.objects.create(
-                    run=run,
-                    attempt=run.attempt,
-                    index=run.steps.count(),
-                    kind=RunStep.Kind.LOG,
-                    name="worker lost",
-                    status=RunStep.Status.ERROR,
-                    error=f"{lost} (deadline {run.deadline_at:%Y-%m-%d %H:%M:%S} UTC passed).",
-                )
-                run.refresh_from_db()
-                if run.status != RunStatus.QUEUED:
-                    after_run_finished(run)
+            detail = f"deadline {run.deadline_at:%Y-%m-%d %H:%M:%S} UTC passed"
+            done += hand_back(run, why="was lost during", detail=detail)
         return TickResult(done=done)
 
 

@@ -470,6 +470,63 @@ class Executor:
         return run.status
 
 
+def give_back_unclaimed(run_id: int) -> None:
+    """A worker took the run's task but will not run it (it is stopping): the dispatcher
+    sends the task again at its next tick."""
+    Run.objects.filter(pk=run_id, status=RunStatus.QUEUED).update(enqueued_at=None)
+
+
+def hand_back(run: Run, *, why: str, detail: str = "", attempt_counts: bool = True) -> bool:
+    """End this attempt of a running run whose worker is gone or stopping: queued again
+    (sent by the dispatcher's next tick) if attempts remain, else failed as quarantined;
+    cancelled if a cancel was asked. `why` completes "Worker X … attempt N" ("was lost
+    during"). `attempt_counts` is False when the worker gave the run up itself (a stop),
+    so that attempt is not counted. A log step keeps the story. False when the run was no
+    longer at that attempt on that worker."""
+    now, attempt = timezone.now(), run.attempt
+    base = Run.objects.filter(pk=run.pk, status=RunStatus.RUNNING, attempt=attempt, worker=run.worker)
+    story = f"Worker {run.worker or '?'} {why} attempt {attempt}"
+    counted = attempt if attempt_counts else attempt - 1
+    common = dict(step_count=F("step_count") + 1, deadline_at=None)
+    if run.cancel_requested:
+        updated = base.update(status=RunStatus.CANCELLED, finished_at=now, reason="Cancelled (worker lost).", **common)
+    elif counted < run.max_attempts:
+        reason = f"{story}; retrying." if attempt_counts else f"{story}; queued again (that attempt does not count)."
+        updated = base.update(
+            status=RunStatus.QUEUED, attempt=counted, not_before=None, enqueued_at=None, reason=reason, **common
+        )
+    else:
+        updated = base.update(
+            status=RunStatus.FAILED,
+            finished_at=now,
+            reason=f"Quarantined: {story[0].lower()}{story[1:]}, the last of {run.max_attempts} attempts."[:500],
+            error="worker lost",
+            **common,
+        )
+    if not updated:
+        return False
+    run.refresh_from_db()
+    # The reason is overwritten by the next attempt; the step keeps the story.
+    RunStep.objects.create(
+        run=run,
+        attempt=attempt,
+        index=run.step_count - 1,
+        kind=RunStep.Kind.LOG,
+        name="worker lost" if attempt_counts else "handed back",
+        status=RunStep.Status.ERROR,
+        error=f"{story}{f' ({detail})' if detail else ''}.",
+    )
+    if run.status != RunStatus.QUEUED:
+        after_run_finished(run)
+    return True
+
+
+def hand_back_worker_runs(worker: str, *, why: str, detail: str = "", attempt_counts: bool = True) -> int:
+    """Hand back every run the worker holds; returns how many."""
+    runs = list(Run.objects.filter(status=RunStatus.RUNNING, worker=worker))
+    return sum(hand_back(run, why=why, detail=detail, attempt_counts=attempt_counts) for run in runs)
+
+
 def after_run_finished(run: Run, *, success_counted: bool = False) -> None:
     """Bookkeeping after a run reached a final status, whoever finished it."""
     succeeded = run.status == RunStatus.SUCCEEDED

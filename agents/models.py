@@ -187,10 +187,13 @@ class RunQuerySet(models.QuerySet):
     def active(self) -> RunQuerySet:
         return self.filter(status__in=ACTIVE_STATUSES)
 
-    def due(self, now=None) -> RunQuerySet:
-        """Queued runs whose time has come and whose task was never sent or seems lost."""
+    def due(self, now=None, *, lost_before=None) -> RunQuerySet:
+        """Queued runs whose time has come and whose task was never sent or seems lost:
+        sent more than GRADENT_QUEUED_STALE_SECONDS ago, or before `lost_before`."""
         now = now or timezone.now()
         stale = now - timedelta(seconds=settings.GRADENT_QUEUED_STALE_SECONDS)
+        if lost_before is not None:
+            stale = max(stale, lost_before)
         return (
             self.filter(status=RunStatus.QUEUED)
             .filter(Q(not_before__isnull=True) | Q(not_before__lte=now))

@@ -35,6 +35,13 @@ def atomic_with_the_database() -> bool:
     return not Conf.SYNC and Conf.ORM == "default" and isinstance(get_broker(), ORM)
 
 
+def runs_inline() -> bool:
+    """True in django-q2's sync mode: a task runs in the caller, at once (tests)."""
+    from django_q.conf import Conf
+
+    return bool(Conf.SYNC)
+
+
 def package(func: str, args: tuple, name: str | None = None, *, started=None) -> dict:
     """The task dict `async_task(func, *args, task_name=name)` would enqueue."""
     from django_q.conf import Conf
@@ -96,6 +103,13 @@ def enqueue_many(func: str, calls: Iterable[tuple[tuple, str | None]]) -> None:
     else:
         for pack in packs:
             broker.enqueue(pack)
+
+
+def on_worker_start(callback) -> None:
+    """Call `callback()` in each worker process django-q2 spawns, before its first task."""
+    from django_q.signals import post_spawn
+
+    post_spawn.connect(lambda sender, **kwargs: callback(), weak=False, dispatch_uid="gradent.worker_start")
 
 
 # --- what /healthz asks --------------------------------------------------------------------

@@ -268,6 +268,9 @@ GRADENT_WORKER_LOST_SECONDS = env_float("GRADENT_WORKER_LOST_SECONDS", 15.0)
 # On SIGTERM, stop or recycle, how long a worker lets its runs finish before handing
 # the rest back (keep it under the stop timeout of whatever supervises the cluster).
 GRADENT_WORKER_STOP_GRACE_SECONDS = env_float("GRADENT_WORKER_STOP_GRACE_SECONDS", 10.0)
+# Free slots, no task and tasks waiting in the broker for this long: the cluster's task
+# queue is wedged and the cluster is restarted (agents.pool). 0 turns the watch off.
+GRADENT_WORKER_WEDGED_SECONDS = env_float("GRADENT_WORKER_WEDGED_SECONDS", 30.0)
 GRADENT_RETRY_BASE_SECONDS = env_float("GRADENT_RETRY_BASE_SECONDS", 10.0)
 GRADENT_RETRY_MAX_SECONDS = env_float("GRADENT_RETRY_MAX_SECONDS", 600.0)
 GRADENT_DISPATCHER_MAX_SLEEP = env_float("GRADENT_DISPATCHER_MAX_SLEEP", 1.0)

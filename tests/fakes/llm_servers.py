@@ -143,6 +143,12 @@ class RecordedRequest:
 Handler = Callable[[RecordedRequest], "Reply | dict"]
 
 
+class _Server(ThreadingHTTPServer):
+    # Hundreds of runs may connect at once (a worker holds many); the default backlog of
+    # 5 would turn a burst into SYN retries.
+    request_queue_size = 512
+
+
 class FakeLLMServer:
     """Base class: a scripted HTTP server on 127.0.0.1."""
 
@@ -179,7 +185,7 @@ class FakeLLMServer:
                 # Keep pytest output clean.
                 return
 
-        server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+        server = _Server(("127.0.0.1", 0), _Handler)
         server.daemon_threads = True
         # Do not wait on handlers still sleeping out a long ``delay``.
         server.block_on_close = False

@@ -37,6 +37,7 @@ FAST_ENV = {
     "GRADENT_QUEUED_STALE_SECONDS": "30",
     "GRADENT_DISPATCHER_MAX_SLEEP": "0.2",
     "GRADENT_WORKERS": "2",
+    "GRADENT_WORKER_WEDGED_SECONDS": "5",
     "GRADENT_EXTRA_TOOLS": ",".join(EXTRA_TOOLS),
     "PYTHONUNBUFFERED": "1",
 }
@@ -188,11 +189,19 @@ def extra_tools() -> Iterator[None]:
 class Cluster:
     workers: Service
     dispatcher: Service
+    # Starts the qcluster again, as `up` or systemd would.
+    restart_workers: Callable[[], Service] | None = None
+    restarts: int = 0
 
     def worker_pids(self) -> set[int]:
         return {proc.pid for proc in self.workers.descendants()}
 
     def check_alive(self) -> None:
+        if not self.workers.alive() and self.restart_workers and "task queue is wedged" in self.workers.output():
+            # A worker killed outright can leave django-q2's task queue locked; the
+            # cluster then stops itself (agents.pool) and its supervisor starts it again.
+            self.workers = self.restart_workers()
+            self.restarts += 1
         for service in (self.workers, self.dispatcher):
             if not service.alive():
                 raise AssertionError(f"{service.name} exited with {service.process.returncode}:\n{service.output()}")
@@ -221,7 +230,9 @@ def cluster(transactional_db, extra_tools, start_service) -> Cluster:
     env = base_env(**FAST_ENV, **test_database_env())
     workers = start_service("qcluster", "qcluster", env=env)
     dispatcher = start_service("dispatch", "dispatch", env=env)
-    running = Cluster(workers=workers, dispatcher=dispatcher)
+    running = Cluster(
+        workers=workers, dispatcher=dispatcher, restart_workers=lambda: start_service("qcluster", "qcluster", env=env)
+    )
 
     def ready() -> bool:
         running.check_alive()

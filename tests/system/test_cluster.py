@@ -100,8 +100,9 @@ def test_it_finishes_every_run_when_a_worker_is_killed_mid_run(cluster):
         killed_worker = victim.worker
 
     # A dead worker writes nothing more: what it had running is what it left behind.
-    killed = Run.objects.get(status=RunStatus.RUNNING, worker=killed_worker)
-    assert killed.pk == victim.pk
+    killed = Run.objects.get(pk=victim.pk)
+    assert (killed.status, killed.worker) == (RunStatus.RUNNING, killed_worker)
+    held = set(Run.objects.filter(status=RunStatus.RUNNING, worker=killed_worker).values_list("id", flat=True))
     steps_before_kill = list(
         RunStep.objects.filter(run=killed).order_by("index").values_list("attempt", "index", "name")
     )
@@ -144,7 +145,8 @@ def test_it_finishes_every_run_when_a_worker_is_killed_mid_run(cluster):
     assert killed.step_count == len(steps)
     assert killed.output == "done"
 
-    others = [run for run in runs if run.pk != killed.pk]
+    assert {run.attempt for run in runs if run.pk in held} == {2}  # every run the worker held
+    others = [run for run in runs if run.pk not in held]
     assert {run.attempt for run in others} == {1}
     # No other run was executed twice: exactly one script's worth of steps each.
     step_counts = dict(RunStep.objects.filter(run__in=others).values_list("run").annotate(n=Count("id")))

@@ -1,0 +1,242 @@
+"""Many runs in flight in one worker process.
+
+django-q2 gives a worker process one task at a time and waits for it to return. A run is
+mostly waiting on a model or a tool, so the run's task (agents.tasks.execute_run) only
+claims the run and hands it to this process's pool, where it executes on a thread of its
+own; the task returns and django-q2 delivers the next one. The pool holds at most
+GRADENT_RUNS_PER_WORKER runs: when it is full the task waits for a free slot, so the
+worker takes nothing more and a burst stays in the broker (back-pressure), not in memory.
+
+Each run's thread has its own database connection, closed when the run ends (on
+PostgreSQL it is also given back before every wait: agents.executor.release_connection).
+
+The pool writes its WorkerHeartbeat row every GRADENT_WORKER_HEARTBEAT_SECONDS with the
+ids of the runs it holds; the dispatcher hands back the runs of a worker silent for
+GRADENT_WORKER_LOST_SECONDS (killed, or its machine lost). When the worker stops (SIGTERM,
+or django-q2 stopping or recycling it) the pool takes no more runs, lets the running ones
+finish for up to GRADENT_WORKER_STOP_GRACE_SECONDS and hands back the rest: queued again,
+the attempt not counted. A run is never lost and never runs in two places: every write
+of an attempt is conditional on this worker still holding it.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import threading
+import time
+from multiprocessing import util
+
+from django.conf import settings
+from django.db import close_old_connections, connections
+from django.utils import timezone
+
+from agents import executor, queueing
+
+logger = logging.getLogger(__name__)
+
+
+class RunPool:
+    def __init__(self, capacity: int):
+        self.capacity = capacity
+        self.name = executor.worker_id()
+        self.pid = os.getpid()
+        self._slots = threading.BoundedSemaphore(capacity)
+        self._lock = threading.Lock()
+        self._held: set[int] = set()
+        self._free_since = timezone.now()
+        self.stopping = threading.Event()
+        self._stopped = threading.Event()
+        self._last_task = time.monotonic()
+        self._backlog_since: float | None = None
+        self._beating: threading.Thread | None = None
+
+    # --- taking runs ---------------------------------------------------------------------
+    def start(self) -> None:
+        self.beat()  # a row exists before the first claim, so a lost worker is noticed
+        self._beating = threading.Thread(target=self._beat_forever, name="worker-heartbeat", daemon=True)
+        self._beating.start()
+        # Both django-q2's stop and recycle end the worker's loop and the process exits.
+        util.Finalize(None, self.stop, exitpriority=100)
+        signal.signal(signal.SIGTERM, self._on_sigterm)
+
+    def submit(self, run_id: int) -> str:
+        """Claim the run and start it on a thread; waits while the pool is full."""
+        self._last_task = time.monotonic()
+        try:
+            while not self._slots.acquire(timeout=0.5):
+                if self.stopping.is_set():
+                    break
+            else:
+                if not self.stopping.is_set():
+                    return self._start(run_id)
+                self._slots.release()
+        except BaseException:  # SIGTERM while waiting for a slot
+            executor.give_back_unclaimed(run_id)
+            raise
+        # Stopping: this task's run was never claimed; the dispatcher sends it again.
+        executor.give_back_unclaimed(run_id)
+        return "worker stopping"
+
+    def _start(self, run_id: int) -> str:
+        try:
+            run = executor.claim(run_id)
+        except BaseException:
+            self._slots.release()
+            raise
+        if run is None:
+            self._slots.release()
+            return "not claimed"
+        with self._lock:
+            self._held.add(run.pk)
+            if len(self._held) >= self.capacity:
+                self._free_since = None
+        threading.Thread(target=self._execute, args=(run,), name=f"run-{run.pk}", daemon=True).start()
+        return "started"
+
+    def _execute(self, run) -> None:
+        try:
+            executor.execute_claimed(run)
+        except BaseException:  # execute_claimed ends every run itself; this is a last guard
+            logger.exception("run %s: the executor failed", run.pk)
+        finally:
+            connections.close_all()  # this thread's connections
+            with self._lock:
+                self._held.discard(run.pk)
+                if self._free_since is None:
+                    self._free_since = timezone.now()
+            self._slots.release()
+
+    def held(self) -> list[int]:
+        with self._lock:
+            return sorted(self._held)
+
+    # --- heartbeat -----------------------------------------------------------------------
+    def beat(self) -> None:
+        from agents.models import WorkerHeartbeat
+
+        with self._lock:
+            held, free_since = sorted(self._held), self._free_since
+        WorkerHeartbeat.objects.update_or_create(
+            name=self.name,
+            defaults={"last_beat": timezone.now(), "capacity": self.capacity, "held": held, "free_since": free_since},
+        )
+
+    def _beat_forever(self) -> None:
+        every = settings.GRADENT_WORKER_HEARTBEAT_SECONDS
+        while not self._stopped.wait(every):
+            try:
+                close_old_connections()
+                self.beat()
+                self._watch_the_task_queue()
+            except Exception:
+                logger.exception("worker %s: heartbeat failed", self.name)
+            finally:
+                connections.close_all()
+
+    def _watch_the_task_queue(self) -> None:
+        """django-q2's workers share one task queue whose read lock is held by the worker
+        waiting for the next task. A pool worker spends most of its time there, so a
+        worker killed outright (OOM killer, segfault) may die holding that lock, and then
+        no worker of the cluster ever gets a task again. Seen from here: free slots, no
+        task for GRADENT_WORKER_WEDGED_SECONDS, while the broker has tasks waiting. The
+        only way out is a new cluster: kill this one (its supervisor, `up` or systemd,
+        starts it again) after handing back this worker's runs; the dispatcher hands
+        back the other workers' runs once their heartbeats stop."""
+        limit = settings.GRADENT_WORKER_WEDGED_SECONDS
+        if not limit or self.stopping.is_set():
+            return
+        idle = len(self.held()) < self.capacity and time.monotonic() - self._last_task >= limit
+        if not idle or not queueing.broker_status().get("queued"):
+            self._backlog_since = None
+            return
+        if self._backlog_since is None:
+            self._backlog_since = time.monotonic()
+        if time.monotonic() - self._backlog_since < limit:
+            return
+        logger.critical(
+            "worker %s: tasks wait in the broker but none reached this worker for %.0f s: the cluster's task "
+            "queue is wedged (a worker died holding its lock); stopping the cluster so it is started again",
+            self.name,
+            limit,
+        )
+        self.stop(grace=0)
+        kill_the_cluster()
+
+    # --- stopping ------------------------------------------------------------------------
+    def _on_sigterm(self, signum, frame) -> None:
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)  # one stop is enough
+        self.stopping.set()
+        # Leave django-q2's loop wherever the main thread is (waiting for a task, or for a
+        # slot); the process then exits through stop() (multiprocessing's finalizers).
+        raise SystemExit(0)
+
+    def stop(self, grace: float | None = None) -> None:
+        """Let the runs finish for up to the grace period, then hand back the rest."""
+        if os.getpid() != self.pid or self._stopped.is_set():
+            return
+        self.stopping.set()
+        grace = settings.GRADENT_WORKER_STOP_GRACE_SECONDS if grace is None else grace
+        deadline = time.monotonic() + grace
+        while self.held() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        self._stopped.set()
+        if self._beating is not None and self._beating is not threading.current_thread():
+            self._beating.join(timeout=5)  # no beat may land after the row is deleted
+        try:
+            close_old_connections()
+            left = executor.hand_back_worker_runs(
+                self.name, why="stopped during", detail="stop grace period over", attempt_counts=False
+            )
+            from agents.models import WorkerHeartbeat
+
+            WorkerHeartbeat.objects.filter(name=self.name).delete()
+            if left:
+                logger.warning("worker %s stopped: handed back %s run(s)", self.name, left)
+        except Exception:
+            logger.exception("worker %s: could not hand back its runs; the dispatcher will", self.name)
+        finally:
+            connections.close_all()
+
+
+def kill_the_cluster() -> None:
+    """SIGKILL this worker's whole qcluster: its process group when the qcluster process
+    leads one (under `up`, systemd or a shell), else the qcluster and its sentinel."""
+    sentinel = os.getppid()
+    main = _parent_of(sentinel)
+    try:
+        if main and os.getpgid(0) == main:
+            os.killpg(main, signal.SIGKILL)
+        for pid in (main, sentinel):
+            if pid and pid > 1:
+                os.kill(pid, signal.SIGKILL)
+    finally:
+        os._exit(1)
+
+
+def _parent_of(pid: int) -> int | None:
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return int(stat.read().rsplit(")", 1)[1].split()[1])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+_pool: RunPool | None = None
+_pool_lock = threading.Lock()
+
+
+def start() -> RunPool:
+    """Start this worker process's pool: called as django-q2 spawns the worker."""
+    global _pool
+    with _pool_lock:
+        if _pool is None or _pool.pid != os.getpid():
+            _pool = RunPool(settings.GRADENT_RUNS_PER_WORKER)
+            _pool.start()
+        return _pool
+
+
+def current() -> RunPool | None:
+    """This process's pool; None outside django-q2's workers (web, dispatcher, tests)."""
+    return _pool if _pool is not None and _pool.pid == os.getpid() else None
