@@ -12,7 +12,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from agents.dispatcher import skip_locked_supported
-from agents.models import RunSource
+from agents.models import RunSource, RunStatus
 from agents.services import RunRequest, start_runs
 from proactive import selectors
 from proactive.models import Trigger, WebhookDelivery, parse_body
@@ -98,7 +98,7 @@ def _settle_deliveries(plans: list[_Pending]) -> None:
         if isinstance(run, Exception):
             why, run = f"could not start the run: {run.__class__.__name__}: {run}", None
         elif run is not None:
-            why = run.reason if run.status == "skipped" else ""
+            why = run.reason if run.status == RunStatus.SKIPPED else ""
             fired[plan.trigger_id] = fired.get(plan.trigger_id, 0) + 1
         verdict = WebhookDelivery.Verdict.FILTERED if plan.request is None else WebhookDelivery.Verdict.ACCEPTED
         deliveries.append(
