@@ -29,6 +29,14 @@ def transport_paths() -> list[str]:
     return TRANSPORTS.paths()
 
 
+def kind_choices() -> list[tuple[str, str]]:
+    """``(kind, label)`` of every registered transport, for the form, the serializer and the admin."""
+    from notifications.models import ChannelKind
+
+    labels = dict(ChannelKind.choices)
+    return TRANSPORTS.choices(lambda transport: labels.get(transport.kind) or getattr(transport, "label", ""))
+
+
 def get_transport_class(kind: str) -> type[Transport]:
     try:
         return TRANSPORTS.get(kind)
@@ -43,5 +51,6 @@ __all__ = [
     "TransportError",
     "TransportResult",
     "get_transport_class",
+    "kind_choices",
     "transport_paths",
 ]
