@@ -9,6 +9,7 @@ from django.db.models import Q
 
 from agents.models import Agent
 from gradent.lib.crypto import EncryptedTextField
+from notifications.transports import kind_choices
 from workspaces.models import Workspace
 
 
@@ -132,8 +133,6 @@ class Channel(models.Model):
 
     def get_kind_display(self) -> str:
         """The kind's label from the transport registry (the field has no model choices)."""
-        from notifications.transports import kind_choices
-
         return dict(kind_choices()).get(self.kind, self.kind)
 
     def full_config(self) -> dict:

@@ -1,4 +1,5 @@
-"""The agents' run lifecycle, turned into notifications. Connected in
+"""Events published on `agents.events` (the agents' run lifecycle, proactive's monitor flips,
+autonomy's cycles and goals), turned into notifications. Connected in
 NotificationsConfig.ready(); each callback first asks whether any channel listens, so an
 event nobody subscribes to costs one small query."""
 

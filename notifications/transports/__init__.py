@@ -31,10 +31,7 @@ def transport_paths() -> list[str]:
 
 def kind_choices() -> list[tuple[str, str]]:
     """``(kind, label)`` of every registered transport, for the form, the serializer and the admin."""
-    from notifications.models import ChannelKind
-
-    labels = dict(ChannelKind.choices)
-    return TRANSPORTS.choices(lambda transport: labels.get(transport.kind) or getattr(transport, "label", ""))
+    return TRANSPORTS.choices()
 
 
 def get_transport_class(kind: str) -> type[Transport]:

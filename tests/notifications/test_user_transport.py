@@ -5,7 +5,6 @@ choices or a database constraint, and messages go through it."""
 from __future__ import annotations
 
 import json
-from typing import ClassVar
 
 import pytest
 from django.test import Client, override_settings
@@ -26,7 +25,7 @@ PAGER = "tests.notifications.test_user_transport.PagerTransport"
 
 class PagerTransport(Transport):
     kind = "pager"
-    label: ClassVar[str] = "Office pager"
+    label = "Office pager"
     secret_fields = ("pin",)
 
     class ConfigSerializer(serializers.Serializer):
