@@ -16,6 +16,7 @@ from agents.serializers import (
     ThreadSerializer,
 )
 from agents.services import agent_pause, agent_resume, run_cancel, start_run
+from agents.skips import SkipCode, skip_code
 from workspaces.permissions import WorkspaceRolePermission
 from workspaces.scoping import WorkspaceScopedMixin, scope_queryset, user_can_write
 
@@ -76,7 +77,8 @@ class AgentViewSet(WorkspaceScopedMixin, viewsets.ModelViewSet):
         )
         code = status.HTTP_202_ACCEPTED
         if run.status == RunStatus.SKIPPED:
-            code = status.HTTP_429_TOO_MANY_REQUESTS if "quota" in run.reason else status.HTTP_409_CONFLICT
+            quota = skip_code(run) == SkipCode.QUOTA
+            code = status.HTTP_429_TOO_MANY_REQUESTS if quota else status.HTTP_409_CONFLICT
         run.refresh_from_db()
         return Response(RunSerializer(run).data, status=code)
 

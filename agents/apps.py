@@ -27,11 +27,20 @@ def check_plugins(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
     that needs it fails."""
     from django.conf import settings
 
+    from agents import events
     from agents.dispatcher import SOURCES
     from agents.providers import PROVIDERS
     from agents.tools import TOOLS
 
     errors = [*TOOLS.check(), *PROVIDERS.check(), *SOURCES.check()]
+    for event in events.check_events():
+        errors.append(
+            checks.Error(
+                f"a subscriber listens for the event {event!r}, which no installed app registers",
+                hint="Register it with agents.events.register_event in the publishing app's ready().",
+                id="agents.E006",
+            )
+        )
     if settings.Q_CLUSTER["retry"] <= settings.Q_CLUSTER["timeout"]:
         errors.append(checks.Error("Q_CLUSTER retry must exceed timeout, or tasks run twice", id="agents.E004"))
     return errors

@@ -1,7 +1,13 @@
-"""The run lifecycle, published for the apps above `agents` (notifications, autonomy…).
+"""How the apps above `agents` (proactive, notifications, autonomy) talk without importing
+each other.
 
-One small explicit hook: apps subscribe in AppConfig.ready(); a failing subscriber is
-logged and never breaks the run that published the event.
+Events: `agents` publishes the run lifecycle; an app above may register and publish events
+of its own (proactive's monitor_flipped, autonomy's cycle and goal events). Apps subscribe
+in AppConfig.ready(); a failing subscriber is logged and never breaks what published it.
+
+Questions: one app may answer a named question for the others (notifications answers
+"validate this channel config" and "send a test message" for autonomy). Unlike an event a
+question has one answerer and the asker gets its return value and its exceptions.
 """
 
 from __future__ import annotations
@@ -26,20 +32,35 @@ EVENTS = (RUN_STARTED, RUN_SUCCEEDED, RUN_FAILED, RUN_SKIPPED, AGENT_AUTO_PAUSED
 _known: list[str] = list(EVENTS)
 _batch: ContextVar[dict | None] = ContextVar("gradent_events_batch", default=None)
 _subscribers: dict[str, list[Callable[..., None]]] = defaultdict(list)
+_answerers: dict[str, Callable[..., Any]] = {}
+
+
+class NoAnswer(LookupError):
+    """No installed app answers this question."""
 
 
 def register_event(event: str) -> None:
     """For apps above `agents` that publish events of their own (e.g. monitor_flipped).
-    Register in AppConfig.ready(); subscribers come later in INSTALLED_APPS order."""
+    Register in AppConfig.ready()."""
     if event not in _known:
         _known.append(event)
 
 
 def subscribe(event: str, callback: Callable[..., None]) -> None:
-    if event not in _known:
+    """While the apps load, the publisher's ready() may not have run yet (INSTALLED_APPS
+    order), so an unknown name is accepted then and reported by `check_events` (agents.E006);
+    afterwards an unknown name is a ValueError at once."""
+    from django.apps import apps
+
+    if event not in _known and apps.ready:
         raise ValueError(f"unknown event {event!r}; known: {', '.join(_known)}")
     if callback not in _subscribers[event]:
         _subscribers[event].append(callback)
+
+
+def check_events() -> list[str]:
+    """Events somebody subscribed to that no app registered: a typo, or an app not installed."""
+    return sorted(event for event, callbacks in _subscribers.items() if callbacks and event not in _known)
 
 
 def unsubscribe(event: str, callback: Callable[..., None]) -> None:
@@ -53,6 +74,23 @@ def publish(event: str, **payload) -> None:
             callback(event=event, **payload)
         except Exception:
             logger.exception("subscriber %r failed on %s", callback, event)
+
+
+def answer(question: str, callback: Callable[..., Any]) -> None:
+    """Answer `question` for the other apps (in AppConfig.ready()); one answerer each."""
+    current = _answerers.get(question)
+    if current is not None and current is not callback:
+        raise ValueError(f"question {question!r} is already answered by {current!r}")
+    _answerers[question] = callback
+
+
+def ask(question: str, **payload) -> Any:
+    """The answerer's return value; its exceptions reach the asker. NoAnswer when no
+    installed app answers."""
+    callback = _answerers.get(question)
+    if callback is None:
+        raise NoAnswer(question)
+    return callback(**payload)
 
 
 @contextmanager

@@ -4,7 +4,6 @@ workspace)."""
 
 from __future__ import annotations
 
-import json
 from datetime import timedelta
 
 from django.db.models import Count, Q
@@ -16,7 +15,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from agents.models import Agent
-from autonomy import services
+from autonomy import channels, services
 from autonomy.models import AutonomousConfig, Event, Goal, GoalAction, MetricPoint, MetricRule
 from autonomy.serializers import (
     ConfigInputSerializer,
@@ -29,10 +28,6 @@ from autonomy.serializers import (
     mask_webhook,
     validate_metric_points,
 )
-from notifications.models import TEST_EVENT, Channel, ChannelKind
-from notifications.rendering import RenderError, level_for, render_message
-from notifications.services import send_now
-from notifications.transports import Message, TransportError
 from workspaces.models import Workspace, personal_workspace_for
 from workspaces.scoping import resolve_workspace_for_create
 
@@ -67,9 +62,9 @@ class AutonomyView(APIView):
 
 
 def config_data(config: AutonomousConfig) -> dict:
-    discord = services.autonomy_channel(config.workspace, ChannelKind.DISCORD, enabled=True)
-    ntfy = services.autonomy_channel(config.workspace, ChannelKind.NTFY, enabled=True)
-    discord_url = discord.full_config().get("url") if discord else None
+    discord = services.autonomy_channel(config.workspace, channels.DISCORD, enabled=True)
+    ntfy = services.autonomy_channel(config.workspace, channels.NTFY, enabled=True)
+    discord_url = discord.config.get("url") if discord else None
     return {
         "enabled": config.enabled,
         "frequency": config.frequency,
@@ -95,11 +90,11 @@ class ConfigView(AutonomyView):
         body = ConfigInputSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         data = body.validated_data
-        channels: dict[str, dict | None] = {}
-        kinds = (("discord_webhook", ChannelKind.DISCORD, "url"), ("ntfy_topic", ChannelKind.NTFY, "topic"))
+        channel_configs: dict[str, dict | None] = {}
+        kinds = (("discord_webhook", channels.DISCORD, "url"), ("ntfy_topic", channels.NTFY, "topic"))
         for field, kind, key in kinds:
             if data.get(field) is not None:
-                channels[kind] = {key: data[field]} if data[field] else None
+                channel_configs[kind] = {key: data[field]} if data[field] else None
         executor, set_executor = None, "executor_agent_id" in data
         if data.get("executor_agent_id"):
             executor = Agent.objects.filter(workspace=workspace, pk=data["executor_agent_id"]).first()
@@ -109,7 +104,7 @@ class ConfigView(AutonomyView):
             workspace=workspace,
             enabled=data["enabled"],
             frequency=data["frequency"],
-            channels=channels,
+            channels=channel_configs,
             executor=executor,
             set_executor=set_executor,
         )
@@ -137,22 +132,8 @@ class TestWebhookView(AutonomyView):
         body = TestWebhookSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         url = body.validated_data["webhook_url"]
-        channel = Channel(kind=ChannelKind.DISCORD, name="test", secret=json.dumps({"url": url}))
-        context = {"channel": {"id": None, "name": "Autonomous mode"}, "sender": request.user.get_username()}
-        now = timezone.now()
-        try:
-            rendered = render_message(kind=ChannelKind.DISCORD, event=TEST_EVENT, context=context, now=now)
-            message = Message(
-                event=TEST_EVENT,
-                title=rendered.title,
-                body=rendered.body,
-                payload=rendered.payload,
-                level=level_for(TEST_EVENT, context),
-                timestamp=now,
-            )
-            send_now(channel, message)
-        except (TransportError, RenderError) as exc:
-            reason = getattr(exc, "message", str(exc))
+        reason = channels.test_send(channels.DISCORD, {"url": url}, sender=request.user.get_username())
+        if reason:
             return Response(
                 {"status": "error", "detail": f"Failed to send notification: {reason}"},
                 status=status.HTTP_400_BAD_REQUEST,

@@ -9,8 +9,13 @@ class AutonomyConfig(AppConfig):
     verbose_name = "Autonomy: autonomous mode and the goal-driven loop"
 
     def ready(self) -> None:
+        from agents import events
         from agents.dispatcher import register_source
         from agents.tools import register_tool
+        from autonomy.channels import EVENTS
+
+        for event in EVENTS:
+            events.register_event(event)
 
         register_tool("autonomy.tools.RecordMetricTool")
         register_tool("autonomy.tools.RecordEventTool")

@@ -7,9 +7,9 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from rest_framework import serializers
 
+from autonomy.channels import DISCORD, NTFY, config_validate
 from autonomy.models import Direction, Frequency, Goal, GoalAction, GoalType, MetricRule
 from autonomy.services import MAX_BATCH, MAX_FUTURE
-from notifications.serializers import validate_channel_config
 
 MASK = "…"
 
@@ -34,28 +34,19 @@ class ConfigInputSerializer(serializers.Serializer):
             return ""
         if value.endswith(MASK):
             return None
-        return _channel_config("discord", {"url": value})["url"]
+        return config_validate(DISCORD, {"url": value})["url"]
 
     def validate_ntfy_topic(self, value: str | None) -> str | None:
         if not value:
             return ""
-        return _channel_config("ntfy", {"topic": value})["topic"]
-
-
-def _channel_config(kind: str, config: dict) -> dict:
-    try:
-        return validate_channel_config(kind=kind, config=config)
-    except serializers.ValidationError as exc:
-        errors = exc.detail.get("config", {}) if isinstance(exc.detail, dict) else {}
-        messages = [str(message) for field_errors in errors.values() for message in field_errors]
-        raise serializers.ValidationError(messages or ["Invalid value."]) from None
+        return config_validate(NTFY, {"topic": value})["topic"]
 
 
 class TestWebhookSerializer(serializers.Serializer):
     webhook_url = serializers.CharField(max_length=500)
 
     def validate_webhook_url(self, value: str) -> str:
-        return _channel_config("discord", {"url": value})["url"]
+        return config_validate(DISCORD, {"url": value})["url"]
 
 
 class ModeSerializer(serializers.Serializer):

@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from agents.models import RunSource
 from agents.services import start_run
+from autonomy import channels as autonomy_channels
 from autonomy import collector
 from autonomy.actions import RUN_EXECUTOR_AGENT, action_handlers
 from autonomy.forecasting import Series, breach, forecast
@@ -29,8 +30,6 @@ from autonomy.models import (
 )
 from autonomy.patterns import quiet_hours, recurring_events
 from gradent.lib.jsonutil import jsonable
-from notifications.models import Channel, ChannelKind, NotifyEvent
-from notifications.services import notify_event
 from workspaces.models import Workspace
 
 logger = logging.getLogger(__name__)
@@ -45,14 +44,6 @@ STEP = timedelta(hours=1)
 MAX_ACTIVE_GOALS = 10
 MAX_CONCURRENT_GOALS = 3  # goals acted on per cycle
 GOAL_LIFETIME = timedelta(hours=48)
-CHANNEL_EVENTS = [
-    NotifyEvent.AUTONOMY_CYCLE_STARTED.value,
-    NotifyEvent.AUTONOMY_CYCLE_COMPLETED.value,
-    NotifyEvent.GOAL_CREATED.value,
-    NotifyEvent.GOAL_ACHIEVED.value,
-    NotifyEvent.GOAL_FAILED.value,
-]
-CHANNEL_NAMES = {ChannelKind.DISCORD: "Autonomy (Discord)", ChannelKind.NTFY: "Autonomy (ntfy)"}
 
 
 # --- configuration ---------------------------------------------------------------------------
@@ -83,11 +74,9 @@ def rule_save(*, workspace: Workspace, metric_name: str, **fields) -> MetricRule
     return rule
 
 
-def autonomy_channel(workspace: Workspace, kind: str, *, enabled: bool | None = None) -> Channel | None:
-    channels = Channel.objects.filter(workspace=workspace, name=CHANNEL_NAMES[kind], kind=kind)
-    if enabled is not None:
-        channels = channels.filter(enabled=enabled)
-    return channels.first()
+def autonomy_channel(workspace: Workspace, kind: str, *, enabled: bool | None = None):
+    """The workspace's autonomy channel of this kind (see autonomy.channels), or None."""
+    return autonomy_channels.channel(workspace.pk, kind, enabled=enabled)
 
 
 def config_update(
@@ -103,8 +92,6 @@ def config_update(
     """Save the mode; enabling or changing the frequency reschedules the next cycle.
     `channels` maps a kind to its validated config: that kind's autonomy channel is
     created or updated, subscribed to the cycle and goal events (None switches it off)."""
-    from notifications.transports import get_transport_class
-
     now = now or timezone.now()
     with transaction.atomic():
         config = AutonomousConfig.objects.select_for_update().get(pk=config_for(workspace).pk)
@@ -117,21 +104,7 @@ def config_update(
             config.next_execution = now + config.interval
         config.save()
         for kind, full in (channels or {}).items():
-            if full is None:
-                Channel.objects.filter(workspace=workspace, name=CHANNEL_NAMES[kind], kind=kind).update(
-                    enabled=False, disabled_reason="Removed from the autonomous mode configuration."
-                )
-                continue
-            # Found by its name alone: the name is unique in the workspace.
-            channel = Channel.objects.filter(workspace=workspace, name=CHANNEL_NAMES[kind]).first() or Channel(
-                workspace=workspace, name=CHANNEL_NAMES[kind]
-            )
-            channel.kind = kind
-            channel.set_full_config(full, secret_fields=get_transport_class(kind).secret_fields)
-            channel.events = sorted(set(channel.events or []) | set(CHANNEL_EVENTS)) if channel.pk else CHANNEL_EVENTS
-            channel.enabled = True
-            channel.disabled_reason = ""
-            channel.save()
+            autonomy_channels.channel_save(workspace.pk, kind, full)
     return config
 
 
@@ -259,7 +232,8 @@ def run_cycle(workspace: Workspace, *, now: datetime | None = None, run_executor
     """
     now = now or timezone.now()
     config = config_for(workspace)
-    notify_event(workspace.pk, NotifyEvent.AUTONOMY_CYCLE_STARTED, {"cycle": {"started": now.isoformat()}})
+    started = {"cycle": {"started": now.isoformat()}}
+    autonomy_channels.publish(autonomy_channels.CYCLE_STARTED, workspace_id=workspace.pk, context=started)
     summary: dict[str, Any] = {"measured": 0, "goals_created": [], "goals_achieved": [], "goals_expired": []}
     summary.update({"actions": [], "executor_run": None})
     error = ""
@@ -295,7 +269,7 @@ def run_cycle(workspace: Workspace, *, now: datetime | None = None, run_executor
     if error:
         context["level"] = "error"
         context["reason"] = error
-    notify_event(workspace.pk, NotifyEvent.AUTONOMY_CYCLE_COMPLETED, context)
+    autonomy_channels.publish(autonomy_channels.CYCLE_COMPLETED, workspace_id=workspace.pk, context=context)
     return summary
 
 
@@ -371,7 +345,9 @@ def analyse_patterns(workspace: Workspace, *, now: datetime) -> list[int]:
                 )
         except IntegrityError:
             continue
-        notify_event(workspace.pk, NotifyEvent.GOAL_CREATED, {"goal": goal_context(goal)})
+        autonomy_channels.publish(
+            autonomy_channels.GOAL_CREATED, workspace_id=workspace.pk, context={"goal": goal_context(goal)}
+        )
         created.append(goal.pk)
     return created
 
@@ -425,7 +401,9 @@ def goal_open(*, workspace: Workspace, rule: MetricRule, cause: str, hit, latest
             )
     except IntegrityError:
         return None  # a concurrent cycle opened it first
-    notify_event(workspace.pk, NotifyEvent.GOAL_CREATED, {"goal": goal_context(goal)})
+    autonomy_channels.publish(
+        autonomy_channels.GOAL_CREATED, workspace_id=workspace.pk, context={"goal": goal_context(goal)}
+    )
     return goal
 
 
@@ -434,8 +412,9 @@ def goal_close(goal: Goal, *, status: str, now: datetime, latest: float | None =
     if not updated:
         return
     goal.status, goal.closed_at = status, now
-    event = NotifyEvent.GOAL_ACHIEVED if status == Goal.Status.ACHIEVED else NotifyEvent.GOAL_FAILED
-    notify_event(goal.workspace_id, event, {"goal": goal_context(goal), "reason": reason, "latest": latest})
+    event = autonomy_channels.GOAL_ACHIEVED if status == Goal.Status.ACHIEVED else autonomy_channels.GOAL_FAILED
+    context = {"goal": goal_context(goal), "reason": reason, "latest": latest}
+    autonomy_channels.publish(event, workspace_id=goal.workspace_id, context=context)
 
 
 def goals_expire(workspace: Workspace, *, now: datetime) -> list[int]:

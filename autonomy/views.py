@@ -13,11 +13,10 @@ from django.utils.dateparse import parse_datetime
 from django.views.decorators.http import require_POST
 
 from agents.views import pretty_json
-from autonomy import services
+from autonomy import channels, services
 from autonomy.api import executor_statistics
 from autonomy.charts import metric_chart
 from autonomy.models import Frequency, Goal, GoalType
-from notifications.models import ChannelKind
 from workspaces.models import personal_workspace_for
 from workspaces.scoping import get_object_for_user, user_can_write
 
@@ -36,8 +35,8 @@ def overview(request: HttpRequest) -> HttpResponse:
         {
             "config": config,
             "frequencies": Frequency.choices,
-            "discord": services.autonomy_channel(workspace, ChannelKind.DISCORD),
-            "ntfy": services.autonomy_channel(workspace, ChannelKind.NTFY),
+            "discord": services.autonomy_channel(workspace, channels.DISCORD),
+            "ntfy": services.autonomy_channel(workspace, channels.NTFY),
             "goals": Goal.objects.filter(workspace=workspace).prefetch_related("actions")[:50],
             "metrics": services.metric_names(workspace),
             "can_write": user_can_write(request.user, workspace.pk),

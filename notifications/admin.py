@@ -9,7 +9,7 @@ from rest_framework.exceptions import ValidationError as DRFValidationError
 from notifications.models import Channel, Notification
 from notifications.serializers import describe_channel, validate_channel_config
 from notifications.services import channel_enable, channel_send_test, notification_resend
-from notifications.transports import get_transport_class
+from notifications.transports import get_transport_class, kind_choices
 
 
 class ChannelAdminForm(forms.ModelForm):
@@ -23,11 +23,17 @@ class ChannelAdminForm(forms.ModelForm):
         ),
     )
 
+    kind = forms.ChoiceField(choices=())
+
     class Meta:
         model = Channel
         fields = [
             "workspace", "name", "kind", "config", "secret_config", "events", "agents", "enabled", "disabled_reason",
         ]  # fmt: skip
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["kind"].choices = kind_choices()
 
     def clean(self):
         cleaned = super().clean()

@@ -11,9 +11,10 @@ class NotificationsConfig(AppConfig):
     def ready(self) -> None:
         from agents.dispatcher import register_source
         from agents.tools import register_tool
-        from notifications import subscribers
+        from notifications import hooks, subscribers
 
         subscribers.connect()
+        hooks.connect()
         register_tool("notifications.tools.NotifyTool")
         register_source("notifications.sources.DueNotificationsSource")
         register_source("notifications.sources.LostNotificationsSource")

@@ -12,7 +12,7 @@ from rest_framework.exceptions import ValidationError as DRFValidationError
 from agents.models import Agent
 from notifications.models import Channel, ChannelKind, NotifyEvent, default_events
 from notifications.serializers import validate_channel_config
-from notifications.transports import get_transport_class
+from notifications.transports import get_transport_class, kind_choices
 from workspaces.models import personal_workspace_for
 from workspaces.scoping import writable_workspaces
 
@@ -107,6 +107,8 @@ class ChannelForm(forms.ModelForm):
     )
     clear_secrets = forms.BooleanField(label="Remove the stored access token / signing secret", required=False)
 
+    kind = forms.ChoiceField(choices=())
+
     class Meta:
         model = Channel
         fields = ["workspace", "name", "kind", "events", "agents", "enabled"]
@@ -114,6 +116,7 @@ class ChannelForm(forms.ModelForm):
     def __init__(self, *args, user, **kwargs):
         super().__init__(*args, **kwargs)
         self.user = user
+        self.fields["kind"].choices = kind_choices()  # the transport registry, users' kinds included
         workspaces = writable_workspaces(user)
         self.fields["workspace"].queryset = workspaces
         self.fields["agents"].queryset = Agent.objects.filter(workspace__in=workspaces).select_related("workspace")

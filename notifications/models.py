@@ -9,6 +9,7 @@ from django.db.models import Q
 
 from agents.models import Agent
 from gradent.lib.crypto import EncryptedTextField
+from notifications.transports import kind_choices
 from workspaces.models import Workspace
 
 
@@ -67,7 +68,14 @@ class Channel(models.Model):
 
     workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="channels")
     name = models.CharField("name", max_length=100, help_text="Agents address the channel by this name.")
-    kind = models.CharField("kind", max_length=10, choices=ChannelKind.choices)
+    # No model choices and no check constraint: the kinds are the transport registry's (the
+    # built-ins, ChannelKind, and users' own from GRADENT_NOTIFY_TRANSPORTS), which the form
+    # and the serializer validate against (notifications.transports.kind_choices).
+    kind = models.CharField(
+        "kind",
+        max_length=50,
+        help_text="A transport kind: discord, ntfy, slack, webhook, email, or one from GRADENT_NOTIFY_TRANSPORTS.",
+    )
     config = models.JSONField(
         "configuration", default=dict, blank=True, help_text="The kind's settings, without its secrets."
     )
@@ -104,7 +112,6 @@ class Channel(models.Model):
         constraints = [
             # The notify tool finds a channel by name in the agent's workspace.
             models.UniqueConstraint(fields=["workspace", "name"], name="channel_unique_name"),
-            models.CheckConstraint(condition=Q(kind__in=ChannelKind.values), name="channel_kind_valid"),
         ]
         indexes = [
             # notify_event: the enabled channels of one workspace, on every published event.
@@ -123,6 +130,10 @@ class Channel(models.Model):
         except ValueError:
             return {}
         return value if isinstance(value, dict) else {}
+
+    def get_kind_display(self) -> str:
+        """The kind's label from the transport registry (the field has no model choices)."""
+        return dict(kind_choices()).get(self.kind, self.kind)
 
     def full_config(self) -> dict:
         """Config and secrets together: what the transport needs."""

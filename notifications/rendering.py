@@ -110,7 +110,13 @@ def render_message(*, kind: str, event: str, context: dict, now: datetime | None
     ctx.update(title=title.strip(), body=body.strip())
     ctx["data"] = {**data, "event": event, "title": ctx["title"], "text": ctx["body"], "level": level}
     ext = get_transport_class(kind).template_ext
-    out = _render([f"notifications/{kind}/{event}.{ext}", f"notifications/{kind}/default.{ext}"], ctx)
+    # A kind without templates of its own (a user's transport) gets the generic one.
+    names = [
+        f"notifications/{kind}/{event}.{ext}",
+        f"notifications/{kind}/default.{ext}",
+        f"notifications/default.{ext}",
+    ]
+    out = _render(names, ctx)
     if ext == "json":
         try:
             payload = json.loads(out)

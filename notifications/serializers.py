@@ -4,7 +4,7 @@ from rest_framework import serializers
 
 from agents.models import Agent
 from notifications.models import Channel, ChannelKind, Notification, NotifyEvent, default_events
-from notifications.transports import get_transport_class
+from notifications.transports import get_transport_class, kind_choices
 
 
 def validate_channel_config(*, kind: str, config: dict, stored: dict | None = None) -> dict:
@@ -31,7 +31,7 @@ def describe_channel(channel: Channel) -> str:
 
 class ChannelSerializer(serializers.ModelSerializer):
     workspace_id = serializers.IntegerField(required=False, help_text="Defaults to your personal workspace.")
-    kind = serializers.ChoiceField(choices=ChannelKind.choices)
+    kind = serializers.ChoiceField(choices=ChannelKind.choices)  # the registry's, set in __init__
     config = serializers.JSONField(
         help_text=(
             "The kind's settings. discord: {url, username?}; ntfy: {server?, topic, token?, priority?, tags?}; "
@@ -83,6 +83,11 @@ class ChannelSerializer(serializers.ModelSerializer):
         if not value:
             raise serializers.ValidationError("A channel needs a name.")
         return value
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # Users' transports (GRADENT_NOTIFY_TRANSPORTS) are kinds too: read when used, not at import.
+        self.fields["kind"].choices = kind_choices()
 
     def validate(self, attrs: dict) -> dict:
         instance = self.instance

@@ -1,6 +1,7 @@
 """Writes of the notifications app: who hears about an event, a Notification row per
 channel written before any attempt, the attempts themselves with retries, and channel
-switches. `notify_event` is the entry point for other apps."""
+switches. The other apps never call in here: they publish on `agents.events`, and
+notifications/subscribers.py turns their events into `notify_event` calls."""
 
 from __future__ import annotations
 
@@ -62,7 +63,8 @@ def notify_event(
 ) -> list[Notification]:
     """Tell every channel of the workspace that subscribes to `event`.
 
-    For other apps (proactive on a monitor flip, autonomy on goals and cycles). `context`
+    Called by the subscribers (notifications/subscribers.py) for the events of the other
+    apps (proactive's monitor flips, autonomy's goals and cycles). `context`
     is JSON-able data the templates read (`agent`, `run`, `monitor`, `goal`, `cycle`,
     `summary`, `reason`, `url`, and `level` — info, success, warning or error — to override
     the event's default severity). The agent filter of a channel applies when `agent_id`

@@ -1,4 +1,5 @@
-"""The agents' run lifecycle, turned into notifications. Connected in
+"""Events published on `agents.events` (the agents' run lifecycle, proactive's monitor flips,
+autonomy's cycles and goals), turned into notifications. Connected in
 NotificationsConfig.ready(); each callback first asks whether any channel listens, so an
 event nobody subscribes to costs one small query."""
 
@@ -6,7 +7,7 @@ from __future__ import annotations
 
 from agents import events
 from notifications.models import NotifyEvent
-from notifications.services import agent_context, notify_channels, run_context, subscribed_channels
+from notifications.services import agent_context, notify_channels, notify_event, run_context, subscribed_channels
 
 RUN_EVENTS = (events.RUN_STARTED, events.RUN_SUCCEEDED, events.RUN_FAILED, events.RUN_SKIPPED)
 
@@ -50,6 +51,20 @@ def on_monitor_flipped(*, event: str, monitor, previous_state: str, summary: str
         notify_channels(channels, NotifyEvent.MONITOR_FLIPPED, context, run_id=run.pk if run else None)
 
 
+def on_autonomy_event(*, event: str, workspace_id: int, context: dict, **kwargs) -> None:
+    """autonomy's cycle and goal events (autonomy/channels.py); the names are ours too."""
+    notify_event(workspace_id, event, context)
+
+
+AUTONOMY_EVENTS = (
+    NotifyEvent.AUTONOMY_CYCLE_STARTED,
+    NotifyEvent.AUTONOMY_CYCLE_COMPLETED,
+    NotifyEvent.GOAL_CREATED,
+    NotifyEvent.GOAL_ACHIEVED,
+    NotifyEvent.GOAL_FAILED,
+)
+
+
 def connect() -> None:
     for name in RUN_EVENTS:
         events.subscribe(name, on_run_event)
@@ -58,4 +73,7 @@ def connect() -> None:
     from django.apps import apps
 
     if apps.is_installed("proactive"):
-        events.subscribe("monitor_flipped", on_monitor_flipped)
+        events.subscribe(NotifyEvent.MONITOR_FLIPPED.value, on_monitor_flipped)
+    if apps.is_installed("autonomy"):
+        for name in AUTONOMY_EVENTS:
+            events.subscribe(name.value, on_autonomy_event)

@@ -7,7 +7,7 @@ from typing import Any
 from rest_framework import serializers
 
 from agents.tools.base import Tool, ToolContext, ToolError
-from notifications.models import Channel
+from notifications.models import Channel, NotificationStatus
 from notifications.services import agent_context, channel_send_message, site_url
 
 
@@ -47,6 +47,6 @@ class NotifyTool(Tool):
             },
             run_id=ctx.run.pk,
         )
-        if notification.status == "failed":
+        if notification.status == NotificationStatus.FAILED:
             raise ToolError(f"the message could not be prepared: {notification.last_error}", permanent=True)
         return {"notification_id": notification.pk, "channel": channel.name, "status": "queued"}

@@ -134,9 +134,6 @@ class MonitorViewSet(AgentBoundViewSet):
     queryset = Monitor.objects.select_related("agent")
     serializer_class = MonitorSerializer
 
-    def save_object(self, serializer, **extra) -> None:
-        serializer.save(**extra, next_check_at=timezone.now())
-
     @extend_schema(request=None, responses=MonitorSerializer)
     @action(detail=True, methods=["post"])
     def pause(self, request, pk=None):

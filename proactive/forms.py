@@ -295,35 +295,27 @@ class MonitorForm(AgentBoundForm):
         return {} if value is None else value
 
     def clean(self):
-        cleaned = super().clean()
-        from proactive.conditions import ConditionError, compile_condition
-        from proactive.probes import get_probe_class
+        from proactive.services import monitor_validate
 
+        cleaned = super().clean()
         kind = cleaned.get("probe")
         if not kind:
             return cleaned
-        probe_class = get_probe_class(kind)
-        condition = cleaned.get("condition", "")
-        config = cleaned.get("probe_config")
-        if config is not None and "probe_config" not in self.errors:
-            if kind == "llm" and isinstance(config, dict):
-                # As the API: the condition in words is the question, the monitor's agent answers.
-                config = dict(config)
-                previous = self.instance.condition if self.instance.pk else None
-                if "question" not in config or (previous is not None and config["question"] == previous):
-                    if condition:
-                        config["question"] = condition
-                if cleaned.get("agent") is not None:
-                    config.setdefault("agent_id", cleaned["agent"].pk)
-            try:
-                cleaned["probe_config"] = probe_class.validate_config(config)
-            except serializers.ValidationError as exc:
-                self.add_error("probe_config", error_text(exc.detail))
-        if kind != "llm" and condition and "condition" not in self.errors:
-            try:
-                compile_condition(condition, names=probe_class.names)
-            except ConditionError as exc:
-                self.add_error("condition", str(exc))
+        try:
+            cleaned.update(
+                monitor_validate(
+                    agent=cleaned.get("agent"),
+                    probe=kind,
+                    probe_config=cleaned.get("probe_config") or {},
+                    condition=cleaned.get("condition", ""),
+                    monitor=self.instance,
+                    user=self.user,
+                )
+            )
+        except serializers.ValidationError as exc:
+            for field, detail in exc.detail.items():
+                if field not in self.errors:  # a field's own error (bad JSON, blank) says it first
+                    self.add_error(field, error_text(detail))
         return cleaned
 
 

@@ -21,6 +21,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from agents.models import Run, RunSource, RunStatus
+from agents.skips import OVERLAP, skip_code_for
 from proactive.models import Monitor, Schedule, Suggestion
 from workspaces.models import Workspace
 
@@ -109,7 +110,11 @@ def _overlapping_schedules(workspace: Workspace, now) -> list[dict]:
             .order_by("-id")
             .values_list("id", "status", "reason")[:20]
         )
-        skipped = [run_id for run_id, status, reason in recent if status == RunStatus.SKIPPED and "Overlap" in reason]
+        skipped = [
+            run_id
+            for run_id, status, reason in recent
+            if status == RunStatus.SKIPPED and skip_code_for(reason) in OVERLAP
+        ]
         if len(recent) < 5 or len(skipped) * 2 < len(recent):
             continue
         longer = schedule.interval_seconds * 2

@@ -109,49 +109,32 @@ class MonitorSerializer(AgentBoundSerializer):
                             "updated"]  # fmt: skip
 
     def validate(self, attrs: dict) -> dict:
-        attrs = super().validate(attrs)
-        from proactive.conditions import ConditionError, compile_condition
-        from proactive.probes import get_probe_class
+        from proactive.services import monitor_validate
 
-        # The original API's monitors had no probe: their condition is a sentence an LLM
-        # judges. Without a probe, that is what a new monitor gets.
-        kind = attrs.get("probe") or getattr(self.instance, "probe", None) or "llm"
-        attrs["probe"] = kind
-        try:
-            probe_class = get_probe_class(kind)
-        except (KeyError, ValueError) as exc:
-            raise serializers.ValidationError({"probe": str(exc).strip("'\"")}) from None
-        condition = attrs.get("condition", getattr(self.instance, "condition", ""))
-        llm_condition_changed = kind == "llm" and "condition" in attrs
-        if "probe_config" in attrs or self.instance is None or "probe" in attrs or llm_condition_changed:
-            config = attrs.get("probe_config", getattr(self.instance, "probe_config", {}))
-            agent = attrs.get("agent") or getattr(self.instance, "agent", None)
-            if kind == "llm" and isinstance(config, dict):
-                # The original monitors state their condition in words: that is the question
-                # (kept in step with the condition unless one is given), and the monitor's own
-                # agent answers it unless another is named.
-                given = attrs.get("probe_config") or {}
-                question = given.get("question", condition)
-                config = {**({"agent_id": agent.pk} if agent else {}), **config, "question": question}
-                named = config.get("agent_id")
-                if (
-                    agent
-                    and named != agent.pk
-                    and not Agent.objects.filter(pk=named, workspace_id=agent.workspace_id).exists()
-                ):
-                    raise serializers.ValidationError(
-                        {"probe_config": {"agent_id": ["No such agent in this workspace."]}}
-                    )
-            try:
-                attrs["probe_config"] = probe_class.validate_config(config)
-            except serializers.ValidationError as exc:
-                raise serializers.ValidationError({"probe_config": exc.detail}) from None
-        if kind != "llm":
-            try:
-                compile_condition(condition, names=probe_class.names)
-            except ConditionError as exc:
-                raise serializers.ValidationError({"condition": str(exc)}) from None
+        attrs = super().validate(attrs)
+        attrs.update(
+            monitor_validate(
+                agent=attrs.get("agent") or getattr(self.instance, "agent", None),
+                probe=attrs.get("probe"),
+                probe_config=attrs.get("probe_config"),
+                condition=attrs.get("condition"),
+                monitor=self.instance,
+                user=self.context["request"].user,
+            )
+        )
         return attrs
+
+    def create(self, validated_data: dict) -> Monitor:
+        from proactive.services import monitor_save
+
+        return monitor_save(Monitor(**validated_data))
+
+    def update(self, instance: Monitor, validated_data: dict) -> Monitor:
+        from proactive.services import monitor_save
+
+        for name, value in validated_data.items():
+            setattr(instance, name, value)
+        return monitor_save(instance)
 
 
 class MonitorCheckSerializer(serializers.Serializer):

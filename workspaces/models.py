@@ -4,9 +4,10 @@ import hashlib
 import secrets
 
 from django.conf import settings
-from django.db import models
+from django.db import IntegrityError, models, transaction
 from django.db.models import F
 from django.utils import timezone
+from django.utils.text import slugify
 
 
 class WorkspaceQuerySet(models.QuerySet):
@@ -19,6 +20,30 @@ class WorkspaceQuerySet(models.QuerySet):
         if not user or not user.is_authenticated:
             return self.none()
         return self.filter(memberships__user=user, memberships__role__in=Membership.WRITE_ROLES)
+
+
+class WorkspaceManager(models.Manager.from_queryset(WorkspaceQuerySet)):
+    # The creation lives on the manager (as Django's UserManager.create_user does), so that
+    # `personal_workspace_for` below needs no import of workspaces.services, which imports
+    # this module: the services keep their names and delegate here.
+    def create_owned(self, *, name: str, owner) -> Workspace:
+        """A workspace with a unique slug from its name and `owner` as its owner member."""
+        with transaction.atomic():
+            base = slugify(name)[:100] or "workspace"
+            slug, n = base, 1
+            while self.filter(slug=slug).exists():
+                n += 1
+                slug = f"{base}-{n}"
+            workspace = self.create(name=name, slug=slug)
+            Membership.objects.create(workspace=workspace, user=owner, role=Membership.Role.OWNER)
+        return workspace
+
+    def create_personal(self, *, user) -> Workspace:
+        with transaction.atomic():
+            workspace = self.create_owned(name=f"{user.get_username()}'s workspace", owner=user)
+            workspace.personal_owner = user
+            workspace.save(update_fields=["personal_owner"])
+        return workspace
 
 
 class Workspace(models.Model):
@@ -41,7 +66,7 @@ class Workspace(models.Model):
     created = models.DateTimeField(auto_now_add=True)
     updated = models.DateTimeField(auto_now=True)
 
-    objects = WorkspaceQuerySet.as_manager()
+    objects = WorkspaceManager()
 
     class Meta:
         ordering = ["name"]
@@ -135,7 +160,8 @@ class RunCounter(models.Model):
 
     class Meta:
         constraints = [
-            # take_run_slot() increments the (workspace, hour) row in place.
+            # One row per (workspace, hour): agents.services.start_runs creates it, locks it and
+            # adds a batch's starts to it; take_slot() increments it in place.
             models.UniqueConstraint(fields=["workspace", "hour"], name="runcounter_unique_hour"),
         ]
 
@@ -149,8 +175,6 @@ class RunCounter(models.Model):
         A conditional UPDATE does the check and the increment in one statement, so two
         concurrent starters can never both take the last slot.
         """
-        from django.db import IntegrityError, transaction
-
         limit = workspace.run_quota
         if limit == 0:
             return False
@@ -174,7 +198,5 @@ class RunCounter(models.Model):
 def personal_workspace_for(user) -> Workspace:
     workspace = Workspace.objects.filter(personal_owner=user).first()
     if workspace is None:
-        from workspaces.services import workspace_create_personal
-
-        workspace = workspace_create_personal(user=user)
+        workspace = Workspace.objects.create_personal(user=user)
     return workspace

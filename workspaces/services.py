@@ -1,29 +1,17 @@
-from __future__ import annotations
+"""Writes of the workspaces app. Creation itself is on `Workspace.objects` (see
+WorkspaceManager) so that the models need not import this module."""
 
-from django.db import transaction
-from django.utils.text import slugify
+from __future__ import annotations
 
 from workspaces.models import Membership, Workspace
 
 
-@transaction.atomic
 def workspace_create(*, name: str, owner) -> Workspace:
-    base = slugify(name)[:100] or "workspace"
-    slug, n = base, 1
-    while Workspace.objects.filter(slug=slug).exists():
-        n += 1
-        slug = f"{base}-{n}"
-    workspace = Workspace.objects.create(name=name, slug=slug)
-    Membership.objects.create(workspace=workspace, user=owner, role=Membership.Role.OWNER)
-    return workspace
+    return Workspace.objects.create_owned(name=name, owner=owner)
 
 
-@transaction.atomic
 def workspace_create_personal(*, user) -> Workspace:
-    workspace = workspace_create(name=f"{user.get_username()}'s workspace", owner=user)
-    workspace.personal_owner = user
-    workspace.save(update_fields=["personal_owner"])
-    return workspace
+    return Workspace.objects.create_personal(user=user)
 
 
 def membership_add(*, workspace: Workspace, user, role: str = Membership.Role.EDITOR) -> Membership:

@@ -29,6 +29,11 @@ def transport_paths() -> list[str]:
     return TRANSPORTS.paths()
 
 
+def kind_choices() -> list[tuple[str, str]]:
+    """``(kind, label)`` of every registered transport, for the form, the serializer and the admin."""
+    return TRANSPORTS.choices()
+
+
 def get_transport_class(kind: str) -> type[Transport]:
     try:
         return TRANSPORTS.get(kind)
@@ -43,5 +48,6 @@ __all__ = [
     "TransportError",
     "TransportResult",
     "get_transport_class",
+    "kind_choices",
     "transport_paths",
 ]

@@ -77,6 +77,7 @@ class Transport:
     send()."""
 
     kind: ClassVar[str] = ""
+    label: ClassVar[str] = ""  # for people (the kind's choice in forms); the kind when empty
     # The config keys stored encrypted and never shown again.
     secret_fields: ClassVar[tuple[str, ...]] = ()
     # The per-kind template: notifications/<kind>/<event>.<ext>, else .../default.<ext>.

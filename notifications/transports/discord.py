@@ -44,6 +44,7 @@ def parse_webhook_url(url: str) -> tuple[str, str, str]:
 
 class DiscordTransport(HTTPTransport):
     kind = "discord"
+    label = "Discord webhook"
     secret_fields = ("url",)
     template_ext = "json"
     service_name = "Discord"

@@ -14,6 +14,7 @@ from notifications.transports.base import Message, Transport, TransportError, Tr
 
 class EmailTransport(Transport):
     kind = "email"
+    label = "Email"
     template_ext = "txt"
 
     class ConfigSerializer(serializers.Serializer):

@@ -43,6 +43,7 @@ def _truncate_utf8(text: str, limit: int) -> bytes:
 
 class NtfyTransport(HTTPTransport):
     kind = "ntfy"
+    label = "ntfy topic"
     secret_fields = ("token",)
     template_ext = "txt"
     service_name = "ntfy"

@@ -44,6 +44,7 @@ def webhook_path(url: str) -> str:
 
 class SlackTransport(HTTPTransport):
     kind = "slack"
+    label = "Slack incoming webhook"
     secret_fields = ("url",)
     template_ext = "json"
     service_name = "Slack"

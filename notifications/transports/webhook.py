@@ -22,6 +22,7 @@ from notifications.transports.base import HTTPTransport, HTTPURLField, Message, 
 
 class WebhookTransport(HTTPTransport):
     kind = "webhook"
+    label = "Webhook (JSON POST, Standard Webhooks signature)"
     # The URL is secret too: receivers often put a token in the path or the query.
     secret_fields = ("url", "signing_secret")
     template_ext = "json"

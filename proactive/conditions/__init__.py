@@ -59,7 +59,7 @@ from __future__ import annotations
 from proactive.conditions.errors import MAX_DEPTH, MAX_LENGTH, MAX_MATCH_INPUT, MAX_REGEX_LENGTH, ConditionError
 from proactive.conditions.evaluator import FUNCTIONS, Condition
 from proactive.conditions.parser import compile_condition
-from proactive.conditions.regex import regex_problem
+from proactive.conditions.regex import RegexProblem, compile_regex
 
 __all__ = [
     "FUNCTIONS",
@@ -69,6 +69,7 @@ __all__ = [
     "MAX_REGEX_LENGTH",
     "Condition",
     "ConditionError",
+    "RegexProblem",
     "compile_condition",
-    "regex_problem",
+    "compile_regex",
 ]

@@ -7,9 +7,7 @@ What RE2 gives up in exchange is refused with a message that says so: backrefere
 differences from Python's ``re`` that a pattern may notice: ``\\d``, ``\\w``, ``\\s`` and ``\\b``
 are ASCII-only, and a counted repetition is at most ``{1000}``.
 
-:func:`regex_problem` is the older guard for patterns that Python's ``re`` runs (the HTTP
-probe's ``regex`` setting still does): it refuses nested unbounded repetition, using
-Python's private regex parser. It goes once that probe matches with :func:`compile_regex`.
+The HTTP probe's ``regex`` setting uses :func:`compile_regex` too.
 """
 
 from __future__ import annotations
@@ -22,7 +20,7 @@ import re2
 
 from proactive.conditions.errors import MAX_REGEX_LENGTH
 
-__all__ = ["RegexProblem", "compile_regex", "regex_problem"]
+__all__ = ["RegexProblem", "compile_regex"]
 
 # Patterns are compiled by every check of every monitor that uses matches(); most monitors
 # use a handful of patterns, so a small cache saves recompiling them each time.
@@ -71,53 +69,3 @@ def _explain(exc: Exception, pattern: str) -> str:
         if "invalid perl operator" in detail and operator in pattern:
             return f"invalid regular expression: {message} ({why})"
     return f"invalid regular expression: {detail}"
-
-
-# --- the guard for Python's re (the HTTP probe) ---------------------------------------------
-
-_REPEATS = ("MAX_REPEAT", "MIN_REPEAT", "POSSESSIVE_REPEAT")
-# An outer repetition allowing more than this many rounds counts as "repeated" below.
-_NESTED_REPEAT_LIMIT = 10
-
-
-def regex_problem(pattern: str) -> str | None:
-    """Why ``pattern`` is refused as a backtracking risk, or None.
-
-    Python's ``re`` has no timeout, so patterns that repeat an unbounded repetition (``(a+)+``,
-    ``(x*y?)*``, ``(\\w+\\s?){20,}``), the classic catastrophic-backtracking shape, are
-    refused; together with the capped input this bounds the time a search can take in practice.
-    (Polynomial patterns such as ``.*a.*a.*b`` are only bounded by the input cap.)
-    """
-    try:
-        from re import _parser as sre_parse  # the parser behind re.compile (Python 3.11+)
-
-        parsed = sre_parse.parse(pattern)
-        unbounded = sre_parse.MAXREPEAT
-    except ImportError:  # pragma: no cover - another Python: only the caps apply
-        return None
-    except re.error as exc:
-        return f"invalid regular expression: {exc}"
-
-    def nested(items: Any, inside_repeat: bool) -> bool:
-        for op, arg in items:
-            name = str(op)
-            if name in _REPEATS:
-                _low, high, sub = arg
-                if inside_repeat and high == unbounded:
-                    return True
-                if nested(sub, inside_repeat or high == unbounded or high > _NESTED_REPEAT_LIMIT):
-                    return True
-            elif name in ("SUBPATTERN", "ATOMIC_GROUP", "ASSERT", "ASSERT_NOT"):
-                if nested(arg[-1] if isinstance(arg, tuple) else arg, inside_repeat):
-                    return True
-            elif name == "BRANCH":
-                if any(nested(branch, inside_repeat) for branch in arg[1]):
-                    return True
-            elif name == "GROUPREF_EXISTS":
-                if any(branch is not None and nested(branch, inside_repeat) for branch in arg[1:]):
-                    return True
-        return False
-
-    if nested(parsed, False):
-        return "nested repetition such as (a+)+ can take exponential time; repeat a simpler group"
-    return None

@@ -80,11 +80,16 @@ class Probe:
             raise ProbeError(f"invalid {self.kind or 'probe'} config: {validation_text(exc.detail)}") from exc
 
     @classmethod
-    def validate_config(cls, config: Any) -> dict:
-        """The cleaned config (defaults filled in), or ``serializers.ValidationError`` naming the field."""
+    def validate_config(cls, config: Any, *, context: dict | None = None) -> dict:
+        """The cleaned config (defaults filled in), or ``serializers.ValidationError`` naming the field.
+
+        ``context`` is the ConfigSerializer's: when a monitor is saved, ``workspace_id`` (the
+        monitor's workspace) and ``user`` (who saves it), so a kind can check what the config
+        names (the llm probe: its agent is in that workspace and has the budget). Without
+        it (a stored config re-read at check time) only the config's own shape is checked."""
         if not isinstance(config, dict):
             raise serializers.ValidationError({"non_field_errors": ["the probe config must be a JSON object"]})
-        serializer = cls.ConfigSerializer(data=config)
+        serializer = cls.ConfigSerializer(data=config, context=context or {})
         # DRF ignores unknown keys; a typo ("json_pth") must not silently do nothing.
         unknown = sorted(set(config) - set(serializer.fields))
         if unknown:

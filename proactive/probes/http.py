@@ -28,7 +28,7 @@ import requests
 from rest_framework import serializers
 
 from gradent.lib import paths, safehttp
-from proactive.conditions import regex_problem
+from proactive.conditions.regex import RegexProblem, compile_regex
 from proactive.probes.base import Probe, ProbeContext, ProbeError, ProbeResult
 
 __all__ = ["HttpProbe", "extract_json_path", "to_number"]
@@ -165,15 +165,14 @@ class HttpProbe(Probe):
             return value
 
         def validate_regex(self, value: str) -> str:
+            # RE2, as matches() in conditions: the body comes from the remote server, and RE2
+            # searches it in linear time whatever the pattern.
             if value:
                 try:
-                    re.compile(value)
-                except re.error as exc:
-                    raise serializers.ValidationError(f"Invalid regular expression: {exc}.")
-                # The body it runs on comes from the remote server: refuse catastrophic shapes.
-                problem = regex_problem(value)
-                if problem:
-                    raise serializers.ValidationError(problem[0].upper() + problem[1:] + ".")
+                    compile_regex(value)
+                except RegexProblem as exc:
+                    problem = str(exc)
+                    raise serializers.ValidationError(problem[0].upper() + problem[1:] + ".") from None
             return value
 
         def validate(self, attrs: dict) -> dict:
@@ -232,10 +231,11 @@ class HttpProbe(Probe):
             found = extracted is not _MISSING
             value = to_number(extracted) if found else None
         elif config["regex"]:
-            match = re.search(config["regex"], body)
+            pattern = compile_regex(config["regex"])
+            match = pattern.search(body)
             found = match is not None
             if match is not None:
-                value = to_number(match.group(1) if match.re.groups else match.group(0))
+                value = to_number(match.group(1) if pattern.groups else match.group(0))
         values = {
             "status": status,
             "ok": 200 <= status < 300,

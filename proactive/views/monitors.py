@@ -6,38 +6,33 @@ from __future__ import annotations
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.db.models import OuterRef, Subquery
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from agents.views import pretty_json
 from gradent.lib.pages import delete_page, form_page
+from proactive import selectors
 from proactive.forms import MonitorForm
-from proactive.models import Monitor, MonitorCheck
+from proactive.models import Monitor
 from proactive.services import (
     monitor_check,
     monitor_pause,
     monitor_resume,
+    monitor_save,
 )
 from proactive.views.common import (
     CHECKS_PER_PAGE,
     CONFIRM_DELETE_TEMPLATE,
     confirm_context,
 )
-from workspaces.scoping import get_object_for_user, scope_queryset, user_can_write, writable_workspaces
+from workspaces.scoping import get_object_for_user, user_can_write, writable_workspaces
 
 
 @login_required
 def monitor_list(request: HttpRequest) -> HttpResponse:
-    latest = MonitorCheck.objects.filter(monitor=OuterRef("pk")).order_by("-checked_at", "-id")
-    monitors = scope_queryset(Monitor.objects.select_related("agent", "workspace"), request.user).annotate(
-        last_result=Subquery(latest.values("result")[:1]),
-        last_summary=Subquery(latest.values("summary")[:1]),
-        last_error=Subquery(latest.values("error")[:1]),
-    )
+    monitors = selectors.monitors_for_list(request.user)
     return render(
         request,
         "proactive/monitor_list.html",
@@ -46,11 +41,7 @@ def monitor_list(request: HttpRequest) -> HttpResponse:
 
 
 def _save_monitor(form: MonitorForm) -> Monitor:
-    monitor = form.save(commit=False)
-    if monitor.enabled:
-        monitor.next_check_at = timezone.now()  # as the API: check soon after a change
-    monitor.save()
-    return monitor
+    return monitor_save(form.save(commit=False))
 
 
 def _monitor_url(monitor: Monitor) -> str:

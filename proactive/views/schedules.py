@@ -16,10 +16,9 @@ from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
-from agents.models import Run, RunSource
 from agents.views import pretty_json
 from gradent.lib.pages import delete_page, form_page
-from proactive import timing
+from proactive import selectors, timing
 from proactive.forms import ScheduleForm
 from proactive.models import Schedule
 from proactive.services import (
@@ -189,7 +188,7 @@ def schedule_preview(request: HttpRequest) -> HttpResponse:
 @login_required
 def schedule_detail(request: HttpRequest, pk: int) -> HttpResponse:
     schedule = titled(get_object_for_user(Schedule.objects.select_related("agent", "workspace"), request.user, pk=pk))
-    runs = Run.objects.filter(agent_id=schedule.agent_id, source=RunSource.SCHEDULE, source_ref=schedule.source_ref)
+    runs = selectors.schedule_runs(schedule)
     shown = list(runs.order_by("-id")[:RUNS_SHOWN])
     for run in shown:
         run.slot_local = in_zone(run.scheduled_for, schedule.timezone)

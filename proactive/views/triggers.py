@@ -13,6 +13,7 @@ from django.views.decorators.http import require_POST
 from agents.models import Run
 from agents.views import pretty_json
 from gradent.lib.pages import delete_page, form_page
+from proactive import selectors
 from proactive.forms import TriggerFireForm, TriggerForm
 from proactive.models import Trigger
 from proactive.services import trigger_fire
@@ -22,14 +23,12 @@ from proactive.views.common import (
     confirm_context,
     started_message,
 )
-from workspaces.scoping import get_object_for_user, scope_queryset, user_can_write, writable_workspaces
+from workspaces.scoping import get_object_for_user, user_can_write, writable_workspaces
 
 
 @login_required
 def trigger_list(request: HttpRequest) -> HttpResponse:
-    triggers = scope_queryset(Trigger.objects.select_related("agent", "workspace"), request.user).annotate(
-        webhook_count=Count("webhooks")
-    )
+    triggers = selectors.triggers_for_list(request.user)
     return render(
         request,
         "proactive/trigger_list.html",

@@ -232,3 +232,24 @@ def test_goals_sharing_a_metric_act_one_at_a_time(workspace, handlers):
     services.run_cycle(workspace, now=T0, run_executor=False)
     (action,) = GoalAction.objects.all()
     assert (action.goal.cause, action.strategy) == ("a", "collaborative")
+
+
+def test_a_cycle_publishes_its_start_and_end_on_the_agents_bus(workspace):
+    from agents import events
+
+    heard = []
+
+    def listener(*, event, workspace_id, context, **kwargs):
+        heard.append((event, workspace_id, sorted(context)))
+
+    events.subscribe("autonomy_cycle_started", listener)
+    events.subscribe("autonomy_cycle_completed", listener)
+    try:
+        services.run_cycle(workspace, now=T0, run_executor=False)
+    finally:
+        events.unsubscribe("autonomy_cycle_started", listener)
+        events.unsubscribe("autonomy_cycle_completed", listener)
+    assert heard == [
+        ("autonomy_cycle_started", workspace.pk, ["cycle"]),
+        ("autonomy_cycle_completed", workspace.pk, ["cycle", "summary"]),
+    ]

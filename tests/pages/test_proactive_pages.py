@@ -678,6 +678,27 @@ def test_an_llm_monitor_asks_its_condition(page, alice):
     assert Monitor.objects.get().probe_config == {"question": "Is the AAPL price above 150?", "agent_id": agent.pk}
 
 
+def test_an_llm_monitor_naming_another_workspace_s_agent_is_refused_on_the_page(page, alice):
+    agent = make_agent(alice)
+    stranger = make_agent(make_user("mallory"), name="Theirs")
+    config = json.dumps({"agent_id": stranger.pk})
+    data = monitor_data(agent, probe="llm", probe_config=config, condition="Is it raining?")
+    response = page.post(reverse("proactive:monitor_create"), data)
+    assert response.status_code == 200
+    errors = response.context["form"].errors
+    assert "agent_id: No such agent in this workspace." in " ".join(errors["probe_config"])
+    assert not Monitor.objects.exists()
+
+
+def test_an_llm_monitor_whose_agent_has_too_small_a_budget_is_refused_on_the_page(page, alice):
+    agent = make_agent(alice, max_tokens=100)
+    data = monitor_data(agent, probe="llm", probe_config="{}", condition="Is it raining?")
+    response = page.post(reverse("proactive:monitor_create"), data)
+    assert response.status_code == 200
+    assert "token budget (100)" in " ".join(response.context["form"].errors["probe_config"])
+    assert not Monitor.objects.exists()
+
+
 def test_check_now_and_the_timeline(page, alice, run_inline):
     monitor = make_monitor(make_agent(alice))
     url = reverse("proactive:monitor_check", args=[monitor.pk])

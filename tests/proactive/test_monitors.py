@@ -238,3 +238,27 @@ def test_an_llm_monitor_keeps_its_question_in_step_and_its_judge_in_its_workspac
         f"/api/proactive/monitors/{monitor_id}", {"probe_config": {"agent_id": stranger.pk}}, format="json"
     )
     assert response.status_code == 400 and "probe_config" in response.json()
+
+
+def test_an_llm_monitor_naming_another_workspace_s_agent_is_refused_by_the_api_with_the_field_named():
+    user = make_user("rita")
+    client = APIClient()
+    client.credentials(**auth(token_for(user)))
+    agent = make_agent(user)
+    stranger = make_agent(make_user("sam"))
+    body = {"name": "m", "agent_id": agent.pk, "condition": "Is it raining?", "probe_config": {"agent_id": stranger.pk}}
+    response = client.post("/api/proactive/monitors", body, format="json")
+    assert response.status_code == 400
+    assert response.json()["probe_config"] == {"agent_id": ["No such agent in this workspace."]}
+    assert not Monitor.objects.exists()
+
+
+def test_an_llm_monitor_whose_agent_has_too_small_a_budget_is_refused_by_the_api():
+    user = make_user("tess")
+    client = APIClient()
+    client.credentials(**auth(token_for(user)))
+    agent = make_agent(user, max_tokens=100)
+    body = {"name": "m", "agent_id": agent.pk, "condition": "Is it raining?"}
+    response = client.post("/api/proactive/monitors", body, format="json")
+    assert response.status_code == 400
+    assert "token budget (100)" in response.json()["probe_config"]["agent_id"][0]
