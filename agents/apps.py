@@ -17,9 +17,11 @@ class AgentsConfig(AppConfig):
 
 
 def start_run_pool() -> None:
-    from agents import pool
+    from agents import pool, queueing
 
-    pool.start()
+    # django-q2's sync mode calls its worker loop in the caller's process (tests): no pool.
+    if not queueing.runs_inline():
+        pool.start()
 
 
 def check_plugins(app_configs=None, **kwargs) -> list[checks.CheckMessage]:

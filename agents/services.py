@@ -22,6 +22,7 @@ from agents.models import (
     RunStatus,
     Thread,
 )
+from agents.skips import SkipCode
 from workspaces.models import RunCounter
 
 logger = logging.getLogger(__name__)
@@ -215,18 +216,20 @@ def start_runs(requests: Sequence[RunRequest]) -> list[Run]:
         if request.slot_key:
             taken[request.slot_key] = run
         state = overlap.get(agent.pk)
-        reason, blocker = _refusal(agent, policy, state)
+        code, reason, blocker = _refusal(agent, policy, state)
         if not reason:
             workspace = agent.workspace
             if workspace.pk not in quota:
                 quota[workspace.pk] = [*_quota_available(workspace, hour), 0]
             counter, available, used = quota[workspace.pk]
             if used >= available:
+                code = SkipCode.QUOTA
                 reason = f"Workspace quota of {workspace.run_quota} run starts per hour is used up."
             else:
                 quota[workspace.pk][2] += 1
         if reason:
             run.status, run.reason, run.finished_at = RunStatus.SKIPPED, reason, now
+            run.skip_code = code  # in memory, for the caller to branch on (agents.skips)
             if isinstance(blocker, int):
                 run.reason = reason.format(blocker=blocker)
             elif blocker is not None:
@@ -281,19 +284,20 @@ def _announce_skipped(runs: list[Run]) -> None:
             events.publish(events.RUN_SKIPPED, run=run)
 
 
-def _refusal(agent: Agent, policy: str, state: _Overlap | None) -> tuple[str, int | Run | None]:
-    """Why this agent must not start a run now ("" if it may), and the run in the way
+def _refusal(agent: Agent, policy: str, state: _Overlap | None) -> tuple[SkipCode | None, str, int | Run | None]:
+    """Why this agent must not start a run now (None, "" if it may), and the run in the way
     (its id goes where the reason says {blocker} once the batch is inserted)."""
     if not agent.enabled:
-        return "Agent is disabled.", None
+        return SkipCode.DISABLED, "Agent is disabled.", None
     if agent.state == Agent.State.PAUSED:
-        return f"Agent is paused: {agent.state_reason or 'paused by a user'}", None
+        return SkipCode.PAUSED, f"Agent is paused: {agent.state_reason or 'paused by a user'}", None
     if policy == OverlapPolicy.SKIP and state.first_active:
         ref, status = state.first_active
-        return f"Overlap policy 'skip': run #{{blocker}} is still {status}.", ref
+        return SkipCode.OVERLAP_SKIP, f"Overlap policy 'skip': run #{{blocker}} is still {status}.", ref
     if policy == OverlapPolicy.QUEUE_ONE and state.first_queued is not None:
-        return "Overlap policy 'queue one': run #{blocker} is already waiting.", state.first_queued
-    return "", None
+        why = "Overlap policy 'queue one': run #{blocker} is already waiting."
+        return SkipCode.OVERLAP_QUEUE_ONE, why, state.first_queued
+    return None, "", None
 
 
 def _cancel_active(agent_id: int, *, reason: str, now: datetime) -> None:

@@ -1,10 +1,10 @@
 """Why a run was skipped, as a code to branch on (the reason is text for people).
 
-The start decision lives in agents.services (`start_runs`), which writes the reason with
-fixed opening words. Until it sets the code itself on the run it returns (`run.skip_code`,
-in memory, no column needed), `skip_code` reads those opening words here, in one place, so
-no caller looks for a word inside the reason ("quota" in a pause reason written by a user
-must not turn a 409 into a 429).
+The start decision (agents.services.start_runs) sets the code on the runs it returns
+(`run.skip_code`, in memory, no column). A skipped run read back from the database has
+only its reason, which the decision writes with fixed opening words: `skip_code` reads
+those here, in one place, so no caller looks for a word inside the reason ("quota" in a
+pause reason written by a user must not turn a 409 into a 429).
 """
 
 from __future__ import annotations
