@@ -476,6 +476,11 @@ def give_back_unclaimed(run_id: int) -> None:
     Run.objects.filter(pk=run_id, status=RunStatus.QUEUED).update(enqueued_at=None)
 
 
+def resend_queued() -> int:
+    """Let the dispatcher send the task of every queued run again at its next tick."""
+    return Run.objects.filter(status=RunStatus.QUEUED, enqueued_at__isnull=False).update(enqueued_at=None)
+
+
 def hand_back(run: Run, *, why: str, detail: str = "", attempt_counts: bool = True) -> bool:
     """End this attempt of a running run whose worker is gone or stopping: queued again
     (sent by the dispatcher's next tick) if attempts remain, else failed as quarantined;

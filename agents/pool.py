@@ -54,6 +54,7 @@ class RunPool:
 
     # --- taking runs ---------------------------------------------------------------------
     def start(self) -> None:
+        _pool_database_connections()
         self.beat()  # a row exists before the first claim, so a lost worker is noticed
         self._beating = threading.Thread(target=self._beat_forever, name="worker-heartbeat", daemon=True)
         self._beating.start()
@@ -162,6 +163,9 @@ class RunPool:
             limit,
         )
         self.stop(grace=0)
+        # Tasks this cluster had fetched die with it: send every queued run's task again
+        # (a task sent twice is harmless, the claim is conditional).
+        executor.resend_queued()
         kill_the_cluster()
 
     # --- stopping ------------------------------------------------------------------------
@@ -198,6 +202,25 @@ class RunPool:
             logger.exception("worker %s: could not hand back its runs; the dispatcher will", self.name)
         finally:
             connections.close_all()
+
+
+def _pool_database_connections() -> None:
+    """On PostgreSQL, this process's connections come from a pool of GRADENT_DB_POOL_SIZE
+    (psycopg_pool, through Django's "pool" option): many runs share a few connections, each
+    given back while its run waits (agents.executor.release_connection), and a run waits
+    for one rather than the server refusing one more. Opened here, in the worker process
+    django-q2 forked, never in a process that forks: a pool's connections must not be
+    shared across a fork."""
+    database = connections.settings["default"]
+    if database["ENGINE"] != "django.db.backends.postgresql":
+        return
+    connections.close_all()
+    database["CONN_MAX_AGE"] = 0  # the pool keeps the connections; Django must not
+    database.setdefault("OPTIONS", {})["pool"] = {
+        "min_size": 1,
+        "max_size": settings.GRADENT_DB_POOL_SIZE,
+        "timeout": 60,
+    }
 
 
 def kill_the_cluster() -> None:

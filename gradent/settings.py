@@ -136,6 +136,9 @@ else:
         }
     }
 DB_IS_SQLITE = DATABASES["default"]["ENGINE"].endswith("sqlite3")
+# Connections per worker process on PostgreSQL: a pool, opened in each worker process
+# (agents.pool), shared by the runs it holds.
+GRADENT_DB_POOL_SIZE = env_int("GRADENT_DB_POOL_SIZE", 10, minimum=1)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Cache ----------------------------------------------------------------------------
