@@ -102,21 +102,29 @@ class Api:
 def sample_memory(root_pid: int, peaks: dict, stop: threading.Event) -> None:
     import psutil
 
+    from run_throughput import describe
+
     while not stop.wait(0.5):
         rss = pss = 0.0
+        parts = []
         try:
             root = psutil.Process(root_pid)
             for proc in [root, *root.children(recursive=True)]:
                 try:
                     info = proc.memory_full_info()
+                    label = describe(proc, root_pid)
+                    threads = proc.num_threads()
                 except psutil.NoSuchProcess:
                     continue
                 rss += info.rss / 2**20
                 pss += getattr(info, "pss", info.rss) / 2**20
+                parts.append([label, threads, round(getattr(info, "pss", info.rss) / 2**20, 1)])
         except psutil.NoSuchProcess:
             return
         peaks["rss_mb"] = max(peaks.get("rss_mb", 0), round(rss, 1))
-        peaks["pss_mb"] = max(peaks.get("pss_mb", 0), round(pss, 1))
+        if pss > peaks.get("pss_mb", 0):
+            peaks["pss_mb"] = round(pss, 1)
+            peaks["processes"] = parts  # [process, threads, PSS MB] at the PSS peak
 
 
 def scenario(api: Api, agent_id: int, n: int, per_run: float, up: Service, task: str = "answer") -> dict:
@@ -158,6 +166,7 @@ def scenario(api: Api, agent_id: int, n: int, per_run: float, up: Service, task:
         "most_running_seen": most_running,
         "peak_rss_mb_up_group": peaks.get("rss_mb"),
         "peak_pss_mb_up_group": peaks.get("pss_mb"),
+        "at_peak_process_threads_pss_mb": peaks.get("processes"),
     }
 
 
@@ -185,11 +194,10 @@ def run_up(work: Path, name: str, model_url: str, runs_per_worker: int | None) -
             return False
 
     wait_for(healthy, timeout=90, interval=0.25, what="up's /healthz", services=[up])
-    os.environ["GRADENT_SQLITE_PATH"] = str(work / name / "gradent.sqlite3")  # this process reads that database
     from django.db import connections
 
-    connections.close_all()
-    connections["default"].settings_dict["NAME"] = os.environ["GRADENT_SQLITE_PATH"]
+    connections.close_all()  # this process reads that instance's database
+    connections["default"].settings_dict["NAME"] = str(work / name / "gradent.sqlite3")
     return up, Api(port)
 
 

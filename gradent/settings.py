@@ -264,7 +264,7 @@ GRADENT_RUN_GRACE_SECONDS = env_int("GRADENT_RUN_GRACE_SECONDS", 60, minimum=1)
 GRADENT_QUEUED_STALE_SECONDS = env_int("GRADENT_QUEUED_STALE_SECONDS", 300, minimum=1)
 # Runs in flight per worker process: a run mostly waits on a model or a tool, so one
 # process holds many (a thread each). See docs/deploy.md for sizing.
-GRADENT_RUNS_PER_WORKER = env_int("GRADENT_RUNS_PER_WORKER", 64, minimum=1)
+GRADENT_RUNS_PER_WORKER = env_int("GRADENT_RUNS_PER_WORKER", 100, minimum=1)
 GRADENT_WORKER_HEARTBEAT_SECONDS = env_float("GRADENT_WORKER_HEARTBEAT_SECONDS", 5.0)
 # A worker silent this long is lost: the dispatcher hands its runs back.
 GRADENT_WORKER_LOST_SECONDS = env_float("GRADENT_WORKER_LOST_SECONDS", 15.0)

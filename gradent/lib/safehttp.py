@@ -25,9 +25,12 @@ from __future__ import annotations
 
 import codecs
 import email.message
+import heapq
 import ipaddress
+import itertools
 import json as _json
 import logging
+import os
 import socket
 import sys
 import threading
@@ -299,12 +302,9 @@ class _Guard:
         self._lock = threading.Lock()
         self._sockets: list[socket.socket] = []
         self._finished = False
-        self._timer: threading.Timer | None = None
 
     def start(self) -> None:
-        self._timer = threading.Timer(max(0.0, self.remaining()), self._expire)
-        self._timer.daemon = True
-        self._timer.start()
+        _watchdog.watch(self)
 
     def remaining(self) -> float:
         return self.deadline - time.monotonic()
@@ -330,14 +330,54 @@ class _Guard:
             for sock in self._sockets:
                 _shutdown(sock)
 
+    @property
+    def finished(self) -> bool:
+        return self._finished
+
     def finish(self) -> None:
         with self._lock:
             self._finished = True
             sockets, self._sockets = self._sockets, []
-        if self._timer is not None:
-            self._timer.cancel()
         for sock in sockets:
             sock.close()
+
+
+class _Watchdog:
+    """One thread per process expires the guards whose deadline passed. (A timer thread
+    per call doubled the threads of a worker that holds many runs, each waiting on a
+    model.) Finished guards are dropped when they reach the front of the heap."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._heap: list[tuple[float, int, _Guard]] = []
+        self._count = itertools.count()
+        self._thread: threading.Thread | None = None
+        self._pid = 0
+
+    def watch(self, guard: _Guard) -> None:
+        with self._cond:
+            if self._thread is None or self._pid != os.getpid() or not self._thread.is_alive():
+                self._pid, self._heap = os.getpid(), []  # a forked child starts its own
+                self._thread = threading.Thread(target=self._run, name="safehttp-watchdog", daemon=True)
+                self._thread.start()
+            heapq.heappush(self._heap, (guard.deadline, next(self._count), guard))
+            self._cond.notify()
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                while True:
+                    while self._heap and self._heap[0][2].finished:
+                        heapq.heappop(self._heap)
+                    now = time.monotonic()
+                    if self._heap and self._heap[0][0] <= now:
+                        guard = heapq.heappop(self._heap)[2]
+                        break
+                    self._cond.wait(self._heap[0][0] - now if self._heap else None)
+            guard._expire()
+
+
+_watchdog = _Watchdog()
 
 
 # --------------------------------------------------------------------------- urllib3 plumbing
