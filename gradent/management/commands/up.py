@@ -21,7 +21,6 @@ from pathlib import Path
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 
 MAX_RESTARTS = 5
@@ -116,7 +115,10 @@ class Command(BaseCommand):
 
     def handle(self, *args, port: int, host: str, demo: bool, web_workers: int, **options) -> None:
         self.stdout.write(f"Gradent: data in {settings.DATA_DIR}")
-        call_command("migrate", interactive=False, verbosity=0)
+        manage = str(Path(settings.BASE_DIR) / "manage.py")
+        # In a process of its own: the migration graph would stay in this one's memory
+        # for as long as Gradent runs (~30 MB).
+        subprocess.run([sys.executable, manage, "migrate", "--no-input", "--verbosity", "0"], check=True)
         admin = self.ensure_admin()
         if demo:
             from gradent.demo import create_demo
@@ -124,7 +126,6 @@ class Command(BaseCommand):
             created = create_demo(owner=admin)
             self.stdout.write(f"Demo: {len(created)} example agents in {admin.get_username()}'s workspace.")
 
-        manage = str(Path(settings.BASE_DIR) / "manage.py")
         web = [sys.executable, "-m", "gunicorn", "gradent.wsgi:application", "--bind", f"{host}:{port}"]
         web += ["--workers", str(web_workers), "--worker-class", "gthread", "--threads", "4"]
         web += ["--access-logfile", "-", "--graceful-timeout", "10", "--no-control-socket"]
