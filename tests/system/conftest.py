@@ -148,17 +148,18 @@ def _killpg(pgid: int, signum: int) -> None:
 
 @pytest.fixture
 def start_service(request, tmp_path) -> Iterator[Callable[..., Service]]:
-    """Start `python manage.py <args>` from the repository root in its own process group;
-    every started service is stopped at teardown and its output kept for the report."""
+    """Start `python manage.py <args>` (or `program <args>`) from the repository root in its
+    own process group; every started service is stopped at teardown and its output kept for
+    the report."""
     services: list[Service] = []
     sections = getattr(request.node, LOG_SECTIONS, [])
     setattr(request.node, LOG_SECTIONS, sections)
 
-    def start(name: str, *args: str, env: dict[str, str]) -> Service:
+    def start(name: str, *args: str, env: dict[str, str], program: list[str] | None = None) -> Service:
         log_path = tmp_path / f"{name}-{len(services)}.log"
         log = log_path.open("wb")
         process = subprocess.Popen(
-            [sys.executable, "manage.py", *args],
+            [*(program or [sys.executable, "manage.py"]), *args],
             cwd=REPO_ROOT,
             env=env,
             stdout=log,
