@@ -101,7 +101,6 @@ class Api:
 
 def sample_memory(root_pid: int, peaks: dict, stop: threading.Event) -> None:
     import psutil
-
     from run_throughput import describe
 
     while not stop.wait(0.5):

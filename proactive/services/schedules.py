@@ -3,10 +3,13 @@ dispatcher's fires (a batch of on-time ones, or one schedule's catch-up of misse
 
 from __future__ import annotations
 
+from collections import defaultdict
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
+from django.db.models import CharField, OuterRef, Subquery, Value
+from django.db.models.functions import Cast, Concat
 from django.utils import timezone
 
 from agents.models import Agent, Run, RunSource
@@ -149,19 +152,27 @@ def schedule_plan_fire(schedule: Schedule) -> SimpleFire | None:
 
 
 def schedule_fire_batch(fires: list[SimpleFire], *, now: datetime) -> int:
-    """Start the fires' runs with one start_runs call and advance their schedules with one
-    bulk_update. Returns how many runs were started (or recorded as skipped)."""
+    """Start the fires' runs with one start_runs call and advance their schedules: one
+    UPDATE per group of schedules that share the slot and the next fire (thousands of
+    "0 9 * * *" in one zone are one group), each schedule's run found by its slot key.
+    (`bulk_update` builds a CASE per row and field: 15 s for 10,000 schedules.) Returns
+    how many runs were started (or recorded as skipped)."""
     runs = start_runs([fire.request for fire in fires])
-    schedules = []
-    for fire, run in zip(fires, runs, strict=True):
-        schedule = fire.schedule
-        schedule.last_fire_at, schedule.last_run_id, schedule.updated = fire.slot, run.pk, now
-        schedule.next_fire_at = fire.next_fire_at
-        schedule.enabled = not (fire.next_fire_at is None and schedule.kind == Schedule.Kind.ONCE)
-        schedules.append(schedule)
-    Schedule.objects.bulk_update(
-        schedules, ["last_fire_at", "last_run", "next_fire_at", "enabled", "updated"], batch_size=500
-    )
+    groups: dict[tuple, list[int]] = defaultdict(list)
+    for fire in fires:
+        ends = fire.next_fire_at is None and fire.schedule.kind == Schedule.Kind.ONCE
+        groups[(fire.slot, fire.next_fire_at, not ends)].append(fire.schedule.pk)
+    for (slot, next_fire_at, enabled), ids in groups.items():
+        slot_key = Concat(
+            Value("schedule:"), Cast(OuterRef("pk"), CharField()), Value(f":{slot.astimezone(UTC).isoformat()}")
+        )
+        Schedule.objects.filter(pk__in=ids).update(
+            last_fire_at=slot,
+            last_run_id=Subquery(Run.objects.filter(slot_key=slot_key).values("pk")[:1]),
+            next_fire_at=next_fire_at,
+            enabled=enabled,
+            updated=now,
+        )
     return len(runs)
 
 
