@@ -65,8 +65,11 @@ def _store(request, *, webhook, url_path, body, verdict, status, reason="", veri
         remote_addr=_remote(request),
         pending=pending,
     )
-    with transaction.atomic():
-        delivery.save(force_insert=True)
+    if transaction.get_connection().in_atomic_block:
+        with transaction.atomic():  # a savepoint: the caller's transaction survives a duplicate
+            delivery.save(force_insert=True)
+    else:
+        delivery.save(force_insert=True)  # one INSERT in autocommit: no BEGIN / COMMIT round trips
     return delivery
 
 

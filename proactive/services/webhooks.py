@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from collections import defaultdict
 from dataclasses import dataclass
 
 from django.db import OperationalError, transaction
@@ -92,7 +93,7 @@ def _settle_deliveries(plans: list[_Pending]) -> None:
         logger.exception("starting %s webhook runs together failed; starting them one by one", len(requests))
         started = iter(_start_each(requests))
     now = timezone.now()
-    deliveries, fired = [], {}
+    with_run, settled, fired = [], defaultdict(list), {}
     for plan in plans:
         run, why = (next(started), "") if plan.request is not None else (None, plan.why)
         if isinstance(run, Exception):
@@ -101,10 +102,14 @@ def _settle_deliveries(plans: list[_Pending]) -> None:
             why = run.reason if run.status == RunStatus.SKIPPED else ""
             fired[plan.trigger_id] = fired.get(plan.trigger_id, 0) + 1
         verdict = WebhookDelivery.Verdict.FILTERED if plan.request is None else WebhookDelivery.Verdict.ACCEPTED
-        deliveries.append(
-            WebhookDelivery(pk=plan.id, run=run, pending=False, verdict=verdict, reason=(why or plan.reason)[:300])
-        )
-    WebhookDelivery.objects.bulk_update(deliveries, ["run", "pending", "verdict", "reason"], batch_size=500)
+        settled[(verdict, (why or plan.reason)[:300])].append(plan.id)
+        if run is not None:
+            with_run.append(WebhookDelivery(pk=plan.id, run=run))
+    # Most deliveries of a batch share their verdict and reason: one UPDATE per group, and
+    # a bulk_update of the run alone (bulk_update builds a CASE per row and field).
+    for (verdict, reason), ids in settled.items():
+        WebhookDelivery.objects.filter(pk__in=ids).update(pending=False, verdict=verdict, reason=reason)
+    WebhookDelivery.objects.bulk_update(with_run, ["run"], batch_size=500)
     for trigger_id, count in fired.items():
         Trigger.objects.filter(pk=trigger_id).update(fire_count=F("fire_count") + count, last_fired_at=now)
 
