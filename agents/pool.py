@@ -49,12 +49,14 @@ class RunPool:
         self.stopping = threading.Event()
         self._stopped = threading.Event()
         self._last_task = time.monotonic()
+        self._in_task = False  # the main thread is executing a task (a run's or another)
         self._backlog_since: float | None = None
         self._beating: threading.Thread | None = None
 
     # --- taking runs ---------------------------------------------------------------------
     def start(self) -> None:
         _pool_database_connections()
+        queueing.on_task_boundaries(self._task_started, self._task_ended)
         self.beat()  # a row exists before the first claim, so a lost worker is noticed
         self._beating = threading.Thread(target=self._beat_forever, name="worker-heartbeat", daemon=True)
         self._beating.start()
@@ -62,9 +64,14 @@ class RunPool:
         util.Finalize(None, self.stop, exitpriority=100)
         signal.signal(signal.SIGTERM, self._on_sigterm)
 
+    def _task_started(self) -> None:
+        self._in_task, self._last_task = True, time.monotonic()
+
+    def _task_ended(self) -> None:
+        self._in_task, self._last_task = False, time.monotonic()
+
     def submit(self, run_id: int) -> str:
         """Claim the run and start it on a thread; waits while the pool is full."""
-        self._last_task = time.monotonic()
         try:
             while not self._slots.acquire(timeout=0.5):
                 if self.stopping.is_set():
@@ -148,7 +155,9 @@ class RunPool:
         limit = settings.GRADENT_WORKER_WEDGED_SECONDS
         if not limit or self.stopping.is_set():
             return
-        idle = len(self.held()) < self.capacity and time.monotonic() - self._last_task >= limit
+        # Idle: not inside any task (a monitor check or an autonomy cycle may take long),
+        # a free slot, and no task started or ended for the whole period.
+        idle = not self._in_task and len(self.held()) < self.capacity and time.monotonic() - self._last_task >= limit
         if not idle or not queueing.broker_status().get("queued"):
             self._backlog_since = None
             return

@@ -112,6 +112,15 @@ def on_worker_start(callback) -> None:
     post_spawn.connect(lambda sender, **kwargs: callback(), weak=False, dispatch_uid="gradent.worker_start")
 
 
+def on_task_boundaries(started, ended) -> None:
+    """Call `started()` before and `ended()` after every task a worker of this process
+    executes, whatever its function."""
+    from django_q.signals import post_execute_in_worker, pre_execute
+
+    pre_execute.connect(lambda sender, **kwargs: started(), weak=False, dispatch_uid="gradent.task_started")
+    post_execute_in_worker.connect(lambda sender, **kwargs: ended(), weak=False, dispatch_uid="gradent.task_ended")
+
+
 # --- what /healthz asks --------------------------------------------------------------------
 def broker_status() -> dict:
     try:

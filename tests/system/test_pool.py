@@ -253,3 +253,23 @@ def test_a_worker_killed_while_it_waits_for_a_task_wedges_no_cluster_for_long(
     start_cluster(start_service, name="qcluster-again", **env)  # what `up` or systemd does
     (wedged,) = wait_until_final([wedged.pk], timeout=60, cluster=UNWATCHED)
     assert (wedged.status, wedged.attempt) == (RunStatus.SUCCEEDED, 1)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_worker_busy_with_a_long_task_is_not_taken_for_a_wedged_queue(transactional_db, extra_tools, start_service):
+    """A monitor check or an autonomy cycle runs in the worker's own thread; while it does,
+    tasks wait in the broker and the pool has free slots, yet nothing is wedged."""
+    from agents import queueing
+
+    env = {"GRADENT_WORKERS": "1", "GRADENT_WORKER_HEARTBEAT_SECONDS": "1", "GRADENT_WORKER_WEDGED_SECONDS": "2"}
+    workers = start_cluster(start_service, **env)
+    start_service("dispatch", "dispatch", env=base_env(**FAST_ENV, **conftest.test_database_env()))
+    wait_for(lambda: WorkerHeartbeat.objects.exists(), timeout=60, what="the worker's heartbeat")
+    queueing.enqueue("tests.system.tools.sleep_task", 8)
+    time.sleep(0.5)
+    agent = sleeping(0.1)
+    # More runs than django-q2's fetcher holds: some wait in the broker behind the long task.
+    waiting = [start_run(agent, input={"n": n}).pk for n in range(6)]
+    runs = wait_until_final(waiting, timeout=60, cluster=UNWATCHED)
+    assert {run.status for run in runs} == {RunStatus.SUCCEEDED}
+    assert workers.alive() and "wedged" not in workers.output()

@@ -44,3 +44,9 @@ class SlowTool(Tool):
     def run(self, args: dict, ctx: ToolContext) -> Any:
         time.sleep(args["seconds"])
         return {"slept": args["seconds"], "pid": os.getpid()}
+
+
+def sleep_task(seconds: float) -> str:
+    """Test only: a django-q2 task (not a run) that keeps its worker busy."""
+    time.sleep(seconds)
+    return "slept"
