@@ -100,7 +100,13 @@ class RunPool:
             self._held.add(run.pk)
             if len(self._held) >= self.capacity:
                 self._free_since = None
-        threading.Thread(target=self._execute, args=(run,), name=f"run-{run.pk}", daemon=True).start()
+        try:
+            threading.Thread(target=self._execute, args=(run,), name=f"run-{run.pk}", daemon=True).start()
+        except RuntimeError:  # no thread to be had (a process limit): queue the run again
+            logger.exception("worker %s: could not start a thread for run %s", self.name, run.pk)
+            executor.hand_back(run, why="could not start a thread during", attempt_counts=False)
+            self._release(run.pk)
+            return "handed back"
         return "started"
 
     def _execute(self, run) -> None:
@@ -110,11 +116,14 @@ class RunPool:
             logger.exception("run %s: the executor failed", run.pk)
         finally:
             connections.close_all()  # this thread's connections
-            with self._lock:
-                self._held.discard(run.pk)
-                if self._free_since is None:
-                    self._free_since = timezone.now()
-            self._slots.release()
+            self._release(run.pk)
+
+    def _release(self, run_id: int) -> None:
+        with self._lock:
+            self._held.discard(run_id)
+            if self._free_since is None:
+                self._free_since = timezone.now()
+        self._slots.release()
 
     def held(self) -> list[int]:
         with self._lock:
