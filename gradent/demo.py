@@ -6,6 +6,10 @@ from agents.models import Agent, OverlapPolicy
 from agents.services import start_run
 from workspaces.models import personal_workspace_for
 
+# Runs started with no input (Run now with an empty box, a schedule) still work.
+NOTE = '{{ input.note | default: "(no note given)" }}'
+TASK = '{{ input.task | default: "" }}'
+
 DEMO_AGENTS = [
     {
         "name": "Demo: note keeper",
@@ -15,9 +19,9 @@ DEMO_AGENTS = [
         "provider_settings": {
             "steps": [
                 {"id": "previous", "tool": "recall", "args": {"key": "note"}},
-                {"id": "store", "tool": "remember", "args": {"key": "note", "value": "{{ input.note }}"}},
+                {"id": "store", "tool": "remember", "args": {"key": "note", "value": NOTE}},
             ],
-            "answer": "Stored {{ input.note }}; before it the note was {{ steps.previous }}",
+            "answer": f"Stored {NOTE}; before it the note was {{{{ steps.previous }}}}",
         },
         "input": {"note": "hello from the demo"},
     },
@@ -27,7 +31,7 @@ DEMO_AGENTS = [
         "task_instructions": "Say hello.",
         "allowed_tools": ["finish"],
         "provider_settings": {
-            "steps": [{"tool": "finish", "args": {"answer": "Hello, {{ input.name }}!"}}],
+            "steps": [{"tool": "finish", "args": {"answer": 'Hello, {{ input.name | default: "there" }}!'}}],
         },
         "input": {"name": "newcomer"},
     },
@@ -41,8 +45,11 @@ EXECUTOR = {
     "allowed_tools": ["record_event", "remember"],
     "provider_settings": {
         "steps": [
-            {"tool": "record_event", "args": {"event_type": "demo.cycle", "metadata": {"task": "{{ input.task }}"}}},
-            {"tool": "remember", "args": {"key": "last_cycle_task", "value": "{{ input.task }}"}},
+            {
+                "tool": "record_event",
+                "args": {"event_type": "demo.cycle", "metadata": {"task": TASK}},
+            },
+            {"tool": "remember", "args": {"key": "last_cycle_task", "value": TASK}},
         ],
         "answer": "Cycle noted.",
     },

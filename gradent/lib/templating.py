@@ -1,6 +1,8 @@
 """A tiny, safe placeholder renderer for agent step arguments and answers.
 
-Only ``{{ dotted.path }}`` lookups are supported: no expressions, no filters,
+Only ``{{ dotted.path }}`` lookups are supported, with an optional fallback for a
+path that is not there: ``{{ input.name | default: "there" }}`` (the fallback is a JSON
+literal: a string, a number, true, false or null). No expressions, no other filters,
 no attribute access on Python objects and never ``eval``. Path parts are dict
 keys or integer list indexes, so a template can reach into run input, event
 payloads and earlier step outputs (``steps.fetch.status``, ``steps.0.body``,
@@ -28,7 +30,10 @@ __all__ = ["TemplateError", "render", "render_string", "resolve_path"]
 # digits, '_' and '-' so webhook keys like "x-request-id" work) or a negative
 # integer index. Whitespace inside the braces is allowed and ignored.
 _PART = r"[A-Za-z0-9_\-]+"
-_PLACEHOLDER = re.compile(r"\{\{\s*(" + _PART + r"(?:\." + _PART + r")*)\s*\}\}")
+_LITERAL = r'"(?:[^"\\]|\\.)*"|-?\d+(?:\.\d+)?|true|false|null'
+_PLACEHOLDER = re.compile(
+    r"\{\{\s*(" + _PART + r"(?:\." + _PART + r")*)\s*(?:\|\s*default\s*:\s*(" + _LITERAL + r")\s*)?\}\}"
+)
 # Anything that looks like a placeholder but does not match the grammar above
 # is reported instead of being left silently in the output.
 _LOOSE_PLACEHOLDER = re.compile(r"\{\{(.*?)\}\}", re.DOTALL)
@@ -80,8 +85,24 @@ def _stringify(value: Any) -> str:
 def _check_leftovers(template: str) -> None:
     """Reject ``{{ ... }}`` spans that are not valid placeholders."""
     for match in _LOOSE_PLACEHOLDER.finditer(template):
-        if not _PLACEHOLDER.fullmatch(match.group(0)):
+        placeholder = _PLACEHOLDER.fullmatch(match.group(0))
+        if not placeholder:
             raise TemplateError(f"invalid template placeholder '{match.group(0)}'")
+        if placeholder.group(2) is not None:
+            try:
+                json.loads(placeholder.group(2))
+            except ValueError:
+                raise TemplateError(f"invalid default in '{match.group(0)}'") from None
+
+
+def _value(match: re.Match, context: Mapping[str, Any]) -> Any:
+    """The placeholder's value: its path, else its default when it has one."""
+    try:
+        return resolve_path(match.group(1), context)
+    except TemplateError:
+        if match.group(2) is None:
+            raise
+        return json.loads(match.group(2))
 
 
 def render_string(template: str, context: Mapping[str, Any]) -> str:
@@ -89,7 +110,7 @@ def render_string(template: str, context: Mapping[str, Any]) -> str:
     if not isinstance(template, str):
         raise TypeError("render_string() expects a str template")
     _check_leftovers(template)
-    return _PLACEHOLDER.sub(lambda m: _stringify(resolve_path(m.group(1), context)), template)
+    return _PLACEHOLDER.sub(lambda m: _stringify(_value(m, context)), template)
 
 
 def render(value: Any, context: Mapping[str, Any]) -> Any:
@@ -109,7 +130,8 @@ def _render(value: Any, context: Mapping[str, Any], depth: int) -> Any:
         # Surrounding whitespace does not turn a lone placeholder into text.
         whole = _PLACEHOLDER.fullmatch(value.strip())
         if whole:
-            return resolve_path(whole.group(1), context)
+            _check_leftovers(value)
+            return _value(whole, context)
         return render_string(value, context)
     if isinstance(value, Mapping):
         return {key: _render(item, context, depth + 1) for key, item in value.items()}

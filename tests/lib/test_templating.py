@@ -169,3 +169,22 @@ def test_it_refuses_absurdly_deep_nesting() -> None:
         value = [value]
     with pytest.raises(TemplateError, match="nested too deeply"):
         render(value, CONTEXT)
+
+
+def test_a_default_stands_in_for_a_missing_path_and_keeps_its_json_type() -> None:
+    assert render_string('Hi {{ input.name | default: "there" }}!', {"input": {}}) == "Hi there!"
+    assert render_string('Hi {{ input.name|default:"there" }}!', {"input": {"name": "Ann"}}) == "Hi Ann!"
+    assert render("{{ input.n | default: 3 }}", {"input": {}}) == 3
+    assert render("{{ input.n | default: null }}", {"input": {}}) is None
+    assert render_string('{{ a | default: "say \\"hi\\"" }}', {}) == 'say "hi"'
+
+
+def test_a_placeholder_without_a_default_still_names_the_missing_path() -> None:
+    with pytest.raises(TemplateError, match="input.x"):
+        render_string("{{ input.x }}", {"input": {}})
+
+
+@pytest.mark.parametrize("bad", ["{{ a | default: nope }}", '{{ a | default: "\\q" }}', "{{ a | upper }}"])
+def test_a_malformed_default_is_refused(bad) -> None:
+    with pytest.raises(TemplateError):
+        render_string(bad, {"a": 1})
