@@ -134,13 +134,25 @@ class StuckRunsSource(Source):
 
     name = "stuck_runs"
 
+    def __init__(self):
+        # Since when this dispatcher has ticked without a gap. A worker is judged silent
+        # only after that long: while the database was down (or this dispatcher was not
+        # running) no worker could write its heartbeat either.
+        self._watching_since: datetime | None = None
+        self._last_tick: datetime | None = None
+
     def tick(self, now: datetime) -> TickResult:
         from agents.executor import hand_back
         from agents.models import Run, RunStatus, WorkerHeartbeat
 
+        lost_after = timedelta(seconds=settings.GRADENT_WORKER_LOST_SECONDS)
+        if self._last_tick is None or now - self._last_tick > lost_after / 3 or now < self._last_tick:
+            self._watching_since = now
         done = 0
-        silent_since = now - timedelta(seconds=settings.GRADENT_WORKER_LOST_SECONDS)
-        lost = dict(WorkerHeartbeat.objects.filter(last_beat__lt=silent_since).values_list("name", "last_beat"))
+        silent_since = now - lost_after
+        lost = {}
+        if now - self._watching_since >= lost_after:
+            lost = dict(WorkerHeartbeat.objects.filter(last_beat__lt=silent_since).values_list("name", "last_beat"))
         if lost:
             for run in Run.objects.filter(status=RunStatus.RUNNING, worker__in=lost).order_by("id")[: self.batch]:
                 silent = (now - lost[run.worker]).total_seconds()
@@ -150,6 +162,7 @@ class StuckRunsSource(Source):
         for run in Run.objects.stuck_running(now).order_by("deadline_at")[: self.batch]:
             detail = f"deadline {run.deadline_at:%Y-%m-%d %H:%M:%S} UTC passed"
             done += hand_back(run, why="was lost during", detail=detail)
+        self._last_tick = now
         return TickResult(done=done)
 
 

@@ -15,8 +15,10 @@ from tests.helpers import make_agent
 pytestmark = pytest.mark.django_db
 
 
-def queued_run():
-    agent = make_agent(provider="scripted", provider_settings={"steps": [], "answer": "ok"}, overlap_policy="allow")
+def queued_run(agent=None):
+    agent = agent or make_agent(
+        provider="scripted", provider_settings={"steps": [], "answer": "ok"}, overlap_policy="allow"
+    )
     run = start_run(agent)
     Run.objects.filter(pk=run.pk).update(enqueued_at=timezone.now())  # its task was sent
     return run
@@ -44,3 +46,51 @@ def test_a_stopping_pool_gives_the_run_back_unclaimed():
     assert pool.submit(run.pk) == "worker stopping"
     run.refresh_from_db()
     assert (run.status, run.attempt, run.enqueued_at) == (RunStatus.QUEUED, 0, None)  # the dispatcher resends it
+
+
+def running_on(worker: str, beat_seconds_ago: float, agent=None) -> Run:
+    from datetime import timedelta
+
+    from agents.models import WorkerHeartbeat
+
+    run = queued_run(agent)
+    Run.objects.filter(pk=run.pk).update(
+        status=RunStatus.RUNNING, attempt=1, worker=worker, deadline_at=timezone.now() + timedelta(hours=1)
+    )
+    WorkerHeartbeat.objects.create(name=worker, last_beat=timezone.now() - timedelta(seconds=beat_seconds_ago))
+    return run
+
+
+def test_a_silent_worker_s_runs_are_handed_back_once_the_dispatcher_has_watched_long_enough(settings):
+    from datetime import timedelta
+
+    from agents.dispatcher import StuckRunsSource
+
+    settings.GRADENT_WORKER_LOST_SECONDS = 15
+    run = running_on("host:1:dead", beat_seconds_ago=60)
+    source, now = StuckRunsSource(), timezone.now()
+    for seconds in (0, 4, 8, 12):  # a dispatcher that has just started knows nothing yet
+        assert source.tick(now + timedelta(seconds=seconds)).done == 0
+    assert source.tick(now + timedelta(seconds=16)).done == 1
+    run.refresh_from_db()
+    assert (run.status, run.attempt) == (RunStatus.QUEUED, 1)
+    assert "Worker host:1:dead was lost during attempt 1" in run.reason
+
+
+def test_after_a_gap_in_its_ticks_the_dispatcher_waits_before_calling_a_worker_lost(settings):
+    """The database was down (or the dispatcher was): no worker could beat meanwhile."""
+    from datetime import timedelta
+
+    from agents.dispatcher import StuckRunsSource
+
+    settings.GRADENT_WORKER_LOST_SECONDS = 15
+    run = running_on("host:2:alive", beat_seconds_ago=30)
+    source, now = StuckRunsSource(), timezone.now()
+    for seconds in (0, 4, 8, 12, 16):
+        source.tick(now + timedelta(seconds=seconds))
+    run.refresh_from_db()
+    assert run.status == RunStatus.QUEUED  # handed back after 16 s of watching
+    run2 = running_on("host:3:alive", beat_seconds_ago=30, agent=run.agent)
+    assert source.tick(now + timedelta(seconds=60)).done == 0  # a 44 s gap: watching starts again
+    run2.refresh_from_db()
+    assert run2.status == RunStatus.RUNNING
