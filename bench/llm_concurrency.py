@@ -33,7 +33,7 @@ from concurrent.futures import ThreadPoolExecutor
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-from run_throughput import Service, free_port, wait_for
+from run_throughput import Service, free_port, healthy, wait_for
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT))
@@ -185,14 +185,7 @@ def run_up(work: Path, name: str, model_url: str, runs_per_worker: int | None) -
         env["GRADENT_RUNS_PER_WORKER"] = str(runs_per_worker)
     up = Service(name, ["up", "--port", str(port)], work, env=env)
 
-    def healthy() -> bool:
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as response:
-                return response.status == 200
-        except OSError:
-            return False
-
-    wait_for(healthy, timeout=90, interval=0.25, what="up's /healthz", services=[up])
+    wait_for(lambda: healthy(port), timeout=90, interval=0.25, what="up's /healthz", services=[up])
     from django.db import connections
 
     connections.close_all()  # this process reads that instance's database

@@ -100,6 +100,15 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def healthy(port: int) -> bool:
+    """`/healthz` of a server on this port answers 200."""
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as response:
+            return response.status == 200
+    except (urllib.error.URLError, ConnectionError, TimeoutError):
+        return False
+
+
 # --- (a) bare django-q2 ---------------------------------------------------------------------
 def bare_batch(n: int, services) -> tuple[float, float]:
     """(seconds until all done, seconds spent enqueueing)"""
@@ -230,15 +239,8 @@ def idle_memory(data_dir: Path, log_dir: Path, idle_seconds: float) -> dict:
     )
     up = Service("up", ["up", "--port", str(port)], log_dir, env=env)
 
-    def healthy() -> bool:
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as response:
-                return response.status == 200
-        except (urllib.error.URLError, ConnectionError, TimeoutError):
-            return False
-
     try:
-        wait_for(healthy, timeout=90, interval=0.25, what="up's /healthz to answer 200", services=[up])
+        wait_for(lambda: healthy(port), timeout=90, interval=0.25, what="up's /healthz to answer 200", services=[up])
         time.sleep(idle_seconds)
         root = psutil.Process(up.process.pid)
         processes = []
