@@ -23,6 +23,7 @@ from agents.models import (
     Thread,
 )
 from agents.skips import SkipCode
+from gradent.lib.fastinsert import bulk_insert
 from workspaces.models import RunCounter
 
 logger = logging.getLogger(__name__)
@@ -308,13 +309,13 @@ def _cancel_active(agent_id: int, *, reason: str, now: datetime) -> None:
 
 
 def _insert(new: list[tuple[int, Run]], results: list[Run | None]) -> None:
-    """Insert the batch's runs in one statement. If a slot was taken meanwhile (a
-    concurrent starter on PostgreSQL), fall back to one insert each, which returns the
-    slot's existing run."""
+    """Insert the batch's runs (gradent.lib.fastinsert: what bulk_create writes, in a
+    fraction of its time). If a slot was taken meanwhile (a concurrent starter on
+    PostgreSQL), fall back to one insert each, which returns the slot's existing run."""
     runs = [run for _, run in new]
     try:
         with transaction.atomic():
-            Run.objects.bulk_create(runs, batch_size=500)
+            bulk_insert(runs)
     except IntegrityError:
         for index, run in new:
             fields = {f.attname: getattr(run, f.attname) for f in Run._meta.concrete_fields if not f.primary_key}
