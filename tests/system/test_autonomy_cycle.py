@@ -39,6 +39,8 @@ def no_mining(monkeypatch):
     the environment (GRADENT_AUTONOMY_HOST_METRICS is a setting with no environment
     variable); it records a few points in well under a second, for metrics without a rule."""
     monkeypatch.setitem(system.FAST_ENV, "GRADENT_MINING_INTERVAL", "0")
+    # The test reads the cycle task's result, which django-q2 keeps only with a save limit.
+    monkeypatch.setitem(system.FAST_ENV, "GRADENT_Q_SAVE_LIMIT", "50")
 
 
 def test_the_dispatcher_starts_a_due_cycle_and_a_worker_runs_it(cluster):
