@@ -403,15 +403,17 @@ def agent_record_outcome(*, agent_id: int, succeeded: bool) -> None:
 
 def release_waiting_run(*, agent_id: int) -> None:
     """After a run ends, send the one run that waited for it (overlap policy queue_one)."""
-    if Run.objects.filter(agent_id=agent_id, status=RunStatus.RUNNING).exists():
-        return
+    # Usually none waits: look for it first (one query per finished run, not two).
     waiting = (
         Run.objects.filter(agent_id=agent_id, status=RunStatus.QUEUED, enqueued_at__isnull=True)
         .filter(not_before__isnull=True)
         .order_by("id")
+        .only("pk")
         .first()
     )
-    if waiting and Run.objects.filter(pk=waiting.pk, enqueued_at__isnull=True).update(
+    if waiting is None or Run.objects.filter(agent_id=agent_id, status=RunStatus.RUNNING).exists():
+        return
+    if Run.objects.filter(pk=waiting.pk, enqueued_at__isnull=True).update(
         enqueued_at=timezone.now(), reason=""
     ):
         enqueue_run(waiting.pk)
