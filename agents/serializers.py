@@ -5,9 +5,10 @@ from rest_framework import serializers
 
 from agents.models import Agent, Message, Run, RunStep, Thread
 from agents.validation import validate_agent_config, validate_agent_schedule
+from gradent.api import StrictModelSerializer, StrictSerializer
 
 
-class AgentSerializer(serializers.ModelSerializer):
+class AgentSerializer(StrictModelSerializer):
     workspace_id = serializers.IntegerField(required=False, help_text="Defaults to your personal workspace.")
     provider = serializers.CharField(
         help_text="A registered provider: openai, anthropic, scripted, or one listed in GRADENT_EXTRA_PROVIDERS."
@@ -64,7 +65,7 @@ class AgentSerializer(serializers.ModelSerializer):
         return attrs
 
 
-class RunStepSerializer(serializers.ModelSerializer):
+class RunStepSerializer(StrictModelSerializer):
     class Meta:
         model = RunStep
         fields = [
@@ -73,7 +74,7 @@ class RunStepSerializer(serializers.ModelSerializer):
         ]  # fmt: skip
 
 
-class RunSerializer(serializers.ModelSerializer):
+class RunSerializer(StrictModelSerializer):
     agent_id = serializers.IntegerField(read_only=True)
     workspace_id = serializers.IntegerField(read_only=True)
     thread_id = serializers.IntegerField(read_only=True)
@@ -98,20 +99,20 @@ class RunDetailSerializer(RunSerializer):
         read_only_fields = fields
 
 
-class RunStartSerializer(serializers.Serializer):
+class RunStartSerializer(StrictSerializer):
     task = serializers.CharField(required=False, allow_blank=True, help_text="Overrides the agent's task.")
     input = serializers.DictField(required=False, help_text="Extra input for the run (templating, context).")
     payload = serializers.DictField(required=False, help_text="Event data; shown to the model as untrusted data.")
     thread_id = serializers.IntegerField(required=False, help_text="Defaults to the agent's primary thread.")
 
 
-class MessageSerializer(serializers.ModelSerializer):
+class MessageSerializer(StrictModelSerializer):
     class Meta:
         model = Message
         fields = ["id", "role", "content", "run", "created"]
 
 
-class ThreadSerializer(serializers.ModelSerializer):
+class ThreadSerializer(StrictModelSerializer):
     agent_id = serializers.IntegerField()
     workspace_id = serializers.IntegerField(read_only=True)
     agent_state = serializers.JSONField(required=False)

@@ -10,8 +10,11 @@ from rest_framework import serializers
 from autonomy.channels import DISCORD, NTFY, config_validate
 from autonomy.models import Direction, Frequency, Goal, GoalAction, GoalType, MetricRule
 from autonomy.services import MAX_BATCH, MAX_FUTURE
+from gradent.api import StrictModelSerializer, StrictSerializer
 
 MASK = "…"
+# The autonomy views read `workspace_id` from the body themselves.
+WORKSPACE_ID = frozenset({"workspace_id"})
 
 
 def mask_webhook(url: str) -> str:
@@ -20,7 +23,8 @@ def mask_webhook(url: str) -> str:
     return f"{head}/{MASK}" if head else MASK
 
 
-class ConfigInputSerializer(serializers.Serializer):
+class ConfigInputSerializer(StrictSerializer):
+    extra_input_fields = WORKSPACE_ID
     enabled = serializers.BooleanField()
     frequency = serializers.ChoiceField(choices=Frequency.choices)
     discord_webhook = serializers.CharField(required=False, allow_null=True, allow_blank=True, max_length=500)
@@ -42,18 +46,21 @@ class ConfigInputSerializer(serializers.Serializer):
         return config_validate(NTFY, {"topic": value})["topic"]
 
 
-class TestWebhookSerializer(serializers.Serializer):
+class TestWebhookSerializer(StrictSerializer):
+    extra_input_fields = WORKSPACE_ID
     webhook_url = serializers.CharField(max_length=500)
 
     def validate_webhook_url(self, value: str) -> str:
         return config_validate(DISCORD, {"url": value})["url"]
 
 
-class ModeSerializer(serializers.Serializer):
+class ModeSerializer(StrictSerializer):
+    extra_input_fields = WORKSPACE_ID
     autonomous = serializers.BooleanField()
 
 
-class EventSerializer(serializers.Serializer):
+class EventSerializer(StrictSerializer):
+    extra_input_fields = WORKSPACE_ID
     event_type = serializers.CharField(max_length=100)
     metadata = serializers.DictField(required=False, default=dict)
 
@@ -134,7 +141,7 @@ def _timestamp(raw) -> datetime | None:
     return at if at.tzinfo else at.replace(tzinfo=UTC)
 
 
-class GoalActionSerializer(serializers.ModelSerializer):
+class GoalActionSerializer(StrictModelSerializer):
     impact = serializers.FloatField(read_only=True, allow_null=True)
 
     class Meta:
@@ -155,7 +162,7 @@ class GoalActionSerializer(serializers.ModelSerializer):
         ]
 
 
-class GoalSerializer(serializers.ModelSerializer):
+class GoalSerializer(StrictModelSerializer):
     type = serializers.CharField(source="goal_type")
     description = serializers.CharField(source="title")
 
@@ -185,7 +192,8 @@ class GoalDetailSerializer(GoalSerializer):
         fields = [*GoalSerializer.Meta.fields, "actions"]
 
 
-class MetricRuleSerializer(serializers.ModelSerializer):
+class MetricRuleSerializer(StrictModelSerializer):
+    extra_input_fields = WORKSPACE_ID
     direction = serializers.ChoiceField(choices=Direction.choices, default=Direction.ABOVE)
     goal_type = serializers.ChoiceField(choices=GoalType.choices, default=GoalType.BOTTLENECK_PREVENTION)
 

@@ -210,7 +210,7 @@ REST_FRAMEWORK = {
         "run_start": env_str("GRADENT_THROTTLE_RUN_START", "120/minute"),
     },
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
+    "DEFAULT_PAGINATION_CLASS": "gradent.api.StrictLimitOffsetPagination",
     "PAGE_SIZE": 50,
     "EXCEPTION_HANDLER": "gradent.api.exception_handler",
 }
