@@ -6,12 +6,22 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.http import JsonResponse
+from django.views.defaults import page_not_found
 from rest_framework import exceptions, serializers
 from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.views import exception_handler as drf_exception_handler
 
 # The largest id a database row can have (a signed 64-bit primary key).
 MAX_ID = 2**63 - 1
+
+
+def not_found(request, exception):
+    """The 404 handler: JSON under /api/ (a path that matches no route, e.g. a non-numeric
+    goal id), the usual page elsewhere."""
+    if request.path.startswith("/api/"):
+        return JsonResponse({"detail": "Not found."}, status=404)
+    return page_not_found(request, exception)
 
 
 def exception_handler(exc, context):

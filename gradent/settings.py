@@ -210,6 +210,10 @@ REST_FRAMEWORK = {
         "run_start": env_str("GRADENT_THROTTLE_RUN_START", "120/minute"),
     },
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    # JSON bodies only, as the original designs' clients send: form encodings cannot say
+    # null, a number or a missing boolean, so the schema could not be true for them.
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "TEST_REQUEST_DEFAULT_FORMAT": "json",
     "DEFAULT_PAGINATION_CLASS": "gradent.api.StrictLimitOffsetPagination",
     "PAGE_SIZE": 50,
     "EXCEPTION_HANDLER": "gradent.api.exception_handler",
@@ -226,6 +230,14 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # Request bodies as their own components (no read-only fields), so they can refuse
+    # unknown properties as the API does; see gradent/schema.py for the hooks.
+    "COMPONENT_SPLIT_REQUEST": True,
+    "PREPROCESSING_HOOKS": ["gradent.schema.drop_slash_twins"],
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "gradent.schema.add_error_responses",
+    ],
 }
 
 # --- i18n / static --------------------------------------------------------------------

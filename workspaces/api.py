@@ -53,6 +53,7 @@ class APITokenViewSet(
     """Your personal API tokens. The key is returned once, at creation, and stored hashed."""
 
     serializer_class = APITokenSerializer
+    queryset = APIToken.objects.all()  # for the schema's id type; get_queryset scopes it
 
     def get_queryset(self):
         return APIToken.objects.filter(user=self.request.user)
