@@ -63,6 +63,24 @@ class StrictModelSerializer(StrictFieldsMixin, serializers.ModelSerializer):
     pass
 
 
+class RegistryChoiceField(serializers.ChoiceField):
+    """One of a plug-in registry's names (users' own included), read when the serializer is
+    made, so the schema lists them as an enum and a wrong one is a 400 listing them."""
+
+    def __init__(self, registry, **kwargs) -> None:
+        self.registry = registry
+        super().__init__(choices=[], **kwargs)
+
+    def bind(self, field_name: str, parent) -> None:
+        super().bind(field_name, parent)
+        names = self.registry.names()
+        self.choices = names
+        self.error_messages = {
+            **self.error_messages,
+            "invalid_choice": f"Unknown {field_name} '{{input}}'; choose one of: {', '.join(names)}.",
+        }
+
+
 def int_param(params, name: str, *, minimum: int = 1, maximum: int = MAX_ID, default: int | None = None) -> int | None:
     """A whole-number query parameter, given at most once, within [minimum, maximum]; else a
     400 naming it. `default` when it is absent (or empty)."""

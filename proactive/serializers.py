@@ -6,9 +6,11 @@ from django.conf import settings
 from rest_framework import serializers
 
 from agents.models import Agent
-from gradent.api import StrictModelSerializer, StrictSerializer
+from gradent.api import RegistryChoiceField, StrictModelSerializer, StrictSerializer
 from proactive import timing
 from proactive.models import Monitor, Schedule, Suggestion, Trigger, Webhook, WebhookDelivery
+from proactive.probes import PROBES
+from proactive.signatures import SCHEMES
 from workspaces.scoping import scope_queryset
 
 
@@ -117,7 +119,7 @@ class PreviewSerializer(StrictSerializer):
 
 
 class MonitorSerializer(AgentBoundSerializer):
-    probe = serializers.CharField(required=False, help_text="http, metric, callable or llm (default).")
+    probe = RegistryChoiceField(PROBES, required=False, help_text="http, metric, callable or llm (default).")
     # The original design's names (seed 002), beside ours.
     is_active = serializers.BooleanField(source="enabled", required=False, help_text="The same as enabled.")
     last_check = serializers.DateTimeField(source="last_checked_at", read_only=True, help_text="last_checked_at.")
@@ -186,6 +188,7 @@ class MonitorCheckSerializer(StrictSerializer):
 
 
 class TriggerSerializer(AgentBoundSerializer):
+    config = serializers.DictField(required=False, help_text="Filters: events, event, match, repository.")
     # The original design's names (seed 002), beside ours.
     is_active = serializers.BooleanField(source="enabled", required=False, help_text="The same as enabled.")
     last_triggered = serializers.DateTimeField(source="last_fired_at", read_only=True, help_text="last_fired_at.")
@@ -251,6 +254,7 @@ class WebhookSerializer(StrictModelSerializer):
     trigger_id = serializers.IntegerField()
     workspace_id = serializers.IntegerField(read_only=True)
     webhook_url = serializers.SerializerMethodField()
+    scheme = RegistryChoiceField(SCHEMES, required=False)
 
     class Meta:
         model = Webhook

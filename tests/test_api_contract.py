@@ -111,6 +111,28 @@ class TestSchema:
         assert "is_active" in schema["components"]["schemas"]["MonitorRequest"]["properties"]
         assert monitor["agent_id"]["type"] == "integer"
 
+    def test_constraints_the_api_enforces_are_in_the_schema(self, schema, settings):
+        components = schema["components"]["schemas"]
+
+        def prop(component, name):
+            value = components[component]["properties"][name]
+            ref = value.get("$ref") or (value.get("allOf") or [{}])[0].get("$ref")
+            return components[ref.rsplit("/", 1)[-1]] if ref else value
+
+        assert set(prop("AgentRequest", "provider")["enum"]) >= {"openai", "anthropic", "scripted"}
+        assert prop("AgentRequest", "max_seconds")["maximum"] == (
+            settings.GRADENT_TASK_TIMEOUT - settings.GRADENT_RUN_GRACE_SECONDS
+        )
+        assert prop("AgentRequest", "name")["minLength"] == 1
+        assert set(prop("MonitorRequest", "probe")["enum"]) >= {"http", "metric", "llm"}
+        assert "github" in prop("WebhookRequest", "scheme")["enum"]
+        assert prop("ThreadRequest", "agent_state")["type"] == "object"
+        assert prop("TriggerRequest", "config")["type"] == "object"
+        goals = {p["name"]: p["schema"] for p in schema["paths"]["/api/autonomous/goals"]["get"]["parameters"]}
+        assert "all" in goals["status"]["enum"]
+        horizon = schema["paths"]["/api/autonomous/predictions"]["get"]["parameters"][0]["schema"]
+        assert (horizon["minimum"], horizon["maximum"]) == (1, 720)
+
     def test_pagination_and_ids_have_ranges(self, schema):
         params = {p["name"]: p["schema"] for p in schema["paths"]["/api/agents/"]["get"]["parameters"]}
         assert params["limit"] == {"type": "integer", "minimum": 1, "maximum": 1000}
