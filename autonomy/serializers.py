@@ -138,7 +138,13 @@ def _timestamp(raw) -> datetime | None:
         return None
     if at is None:
         return None
-    return at if at.tzinfo else at.replace(tzinfo=UTC)
+    if at.tzinfo is None:
+        return at.replace(tzinfo=UTC)
+    try:
+        # In UTC: PostgreSQL refuses offsets beyond ±15:59 that ISO 8601 allows (+17:56).
+        return at.astimezone(UTC)
+    except OverflowError:  # year 1 at a negative offset
+        return None
 
 
 class GoalActionSerializer(StrictModelSerializer):

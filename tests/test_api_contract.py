@@ -172,3 +172,12 @@ class TestStrictInput:
     def test_an_unknown_api_path_answers_json(self, client):
         answer = client.get("/api/autonomous/goals/not-a-number")
         assert answer.status_code == 404 and answer.json() == {"detail": "Not found."}
+
+    def test_a_timestamp_with_a_large_offset_is_stored_in_utc(self, client):
+        # PostgreSQL refuses offsets past ±15:59; ISO 8601 (and schemathesis) does not.
+        from autonomy.models import MetricPoint
+
+        body = {"metric_name": "cpu_usage", "value": 1, "timestamp": "2020-12-13T04:02:28+17:56"}
+        answer = client.post("/api/autonomous/metrics", body)
+        assert answer.status_code == 201, answer.content
+        assert MetricPoint.objects.get().at.isoformat() == "2020-12-12T10:06:28+00:00"
