@@ -257,7 +257,7 @@ class GoalsView(AutonomyView):
 
 
 class GoalDetailView(AutonomyView):
-    @extend_schema(responses={200: GoalDetailSerializer})
+    @extend_schema(operation_id="autonomous_goal_retrieve", responses={200: GoalDetailSerializer})
     def get(self, request, goal_id: int):
         goal = get_object_or_404(
             Goal.objects.filter(workspace__memberships__user=request.user).prefetch_related("actions"), pk=goal_id

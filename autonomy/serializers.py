@@ -70,6 +70,9 @@ def validate_metric_points(data) -> list[dict]:
     Errors name the field (and, in a batch, the index): {"metrics": {"3": {"value": [...]}}}."""
     if not isinstance(data, dict):
         raise serializers.ValidationError({"non_field_errors": ["Expected a JSON object."]})
+    unknown = set(data) - (POINT_FIELDS if "metrics" not in data else {"metrics"}) - WORKSPACE_ID
+    if unknown:
+        raise serializers.ValidationError({name: ["Unknown field."] for name in sorted(map(str, unknown))})
     if "metrics" not in data:
         errors, point = _point(data)
         if errors:
@@ -97,8 +100,11 @@ def validate_metric_points(data) -> list[dict]:
     return points
 
 
+POINT_FIELDS = frozenset({"metric_name", "value", "timestamp", "labels"})
+
+
 def _point(item: dict) -> tuple[dict, dict]:
-    errors: dict[str, list[str]] = {}
+    errors: dict[str, list[str]] = {name: ["Unknown field."] for name in sorted(map(str, set(item) - POINT_FIELDS))}
     name = item.get("metric_name")
     if not isinstance(name, str) or not name.strip() or len(name) > 100:
         errors["metric_name"] = ["A name of 1 to 100 characters is required."]

@@ -181,3 +181,21 @@ class TestStrictInput:
         answer = client.post("/api/autonomous/metrics", body)
         assert answer.status_code == 201, answer.content
         assert MetricPoint.objects.get().at.isoformat() == "2020-12-12T10:06:28+00:00"
+
+    @pytest.mark.parametrize(
+        ("body", "error"),
+        [
+            ({"metric_name": "cpu_usage", "value": 1, "unit": "%"}, {"unit": ["Unknown field."]}),
+            (
+                {"metrics": [{"metric_name": "cpu_usage", "value": 1, "unit": "%"}]},
+                {"metrics": {"0": {"unit": ["Unknown field."]}}},
+            ),
+            ({"metrics": [{"metric_name": "cpu_usage", "value": 1}], "extra": 1}, {"extra": ["Unknown field."]}),
+        ],
+    )
+    def test_metric_points_refuse_unknown_fields(self, client, body, error):
+        from autonomy.models import MetricPoint
+
+        answer = client.post("/api/autonomous/metrics", body)
+        assert answer.status_code == 400 and answer.json() == error
+        assert not MetricPoint.objects.exists()
