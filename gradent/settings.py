@@ -233,6 +233,13 @@ SPECTACULAR_SETTINGS = {
     # Request bodies as their own components (no read-only fields), so they can refuse
     # unknown properties as the API does; see gradent/schema.py for the hooks.
     "COMPONENT_SPLIT_REQUEST": True,
+    # Names for choice sets that share a field name (else "StatusBa0Enum").
+    "ENUM_NAME_OVERRIDES": {
+        "RunStatusEnum": "agents.models.RunStatus",
+        "GoalStatusEnum": "autonomy.models.Goal.Status",
+        "ScheduleKindEnum": "proactive.models.Schedule.Kind",
+        "OkStatusEnum": ["ok"],
+    },
     "PREPROCESSING_HOOKS": ["gradent.schema.drop_slash_twins"],
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",

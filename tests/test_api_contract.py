@@ -59,6 +59,11 @@ class TestTrailingSlash:
 
 
 class TestSchema:
+    def test_it_is_valid_openapi_generated_without_warnings(self, tmp_path):
+        from django.core.management import call_command
+
+        call_command("spectacular", "--fail-on-warn", "--validate", "--file", str(tmp_path / "schema.yaml"))
+
     def test_the_rules_answer_is_an_object_with_rules(self, schema, client):
         rules = response_schema(schema, "/api/autonomous/rules", "get")
         assert rules["type"] == "object" and rules["properties"]["rules"]["type"] == "array"
