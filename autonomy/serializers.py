@@ -24,7 +24,8 @@ def mask_webhook(url: str) -> str:
 
 
 class ConfigInputSerializer(StrictSerializer):
-    extra_input_fields = WORKSPACE_ID
+    # What GET answers and PUT does not take: a client may send the answer back with changes.
+    extra_input_fields = WORKSPACE_ID | {"last_execution", "next_execution", "last_error"}
     enabled = serializers.BooleanField()
     frequency = serializers.ChoiceField(choices=Frequency.choices)
     discord_webhook = serializers.CharField(required=False, allow_null=True, allow_blank=True, max_length=500)

@@ -49,6 +49,13 @@ class TestTrailingSlash:
         assert client.put("/api/autonomous/config/", body).json()["status"] == "ok"
         assert AutonomousConfig.objects.get().frequency == "1hour"
 
+    def test_the_config_answer_can_be_sent_back_changed(self, client, user):
+        read = client.get("/api/autonomous/config").json()
+        answer = client.put("/api/autonomous/config", {**read, "enabled": True, "frequency": "3hours"})
+        assert answer.status_code == 200, answer.content
+        assert AutonomousConfig.objects.get().frequency == "3hours"
+        assert client.put("/api/autonomous/config", {**read, "colour": 1}).json() == {"colour": ["Unknown field."]}
+
     def test_every_autonomy_path_takes_the_slash(self, client):
         for path in ("status", "goals", "rules", "report", "executor/statistics", "predictions"):
             assert client.get(f"/api/autonomous/{path}/").status_code == 200, path
