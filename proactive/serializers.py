@@ -251,6 +251,7 @@ class TriggerFireSerializer(StrictSerializer):
 
 
 class WebhookSerializer(StrictModelSerializer):
+    extra_input_fields = frozenset({"secret"})  # in the create answer only; sent back, it is ignored
     trigger_id = serializers.IntegerField()
     workspace_id = serializers.IntegerField(read_only=True)
     webhook_url = serializers.SerializerMethodField()
