@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
@@ -17,24 +17,27 @@ from agents.serializers import (
 )
 from agents.services import agent_pause, agent_resume, run_cancel, start_run
 from agents.skips import SkipCode, skip_code
+from gradent.api import MAX_ID, int_param
 from workspaces.permissions import WorkspaceRolePermission
 from workspaces.scoping import WorkspaceScopedMixin, scope_queryset, user_can_write
 
 RUN_FILTERS = [
     OpenApiParameter("status", str, enum=RunStatus.values),
     OpenApiParameter("source", str, enum=RunSource.values),
-    OpenApiParameter("agent", int),
+    OpenApiParameter("agent", {"type": "integer", "minimum": 1, "maximum": MAX_ID}),
 ]
 
 
 def filter_runs(queryset, params):
-    for name, field in (("status", "status"), ("source", "source"), ("agent", "agent_id")):
-        value = params.get(name)
-        if value:
-            if name == "agent" and not value.isdigit():
-                raise serializers.ValidationError({"agent": "Must be an agent id."})
-            queryset = queryset.filter(**{field: value})
-    return queryset
+    """?status=&source=&agent=, each given at most once and valid, else a 400 naming it."""
+    for name, choices in (("status", RunStatus.values), ("source", RunSource.values)):
+        values = [value for value in params.getlist(name) if value]
+        if len(values) > 1 or (values and values[0] not in choices):
+            raise serializers.ValidationError({name: [f"One of {', '.join(choices)}."]})
+        if values:
+            queryset = queryset.filter(**{name: values[0]})
+    agent = int_param(params, "agent")
+    return queryset if agent is None else queryset.filter(agent_id=agent)
 
 
 class AgentViewSet(WorkspaceScopedMixin, viewsets.ModelViewSet):
@@ -133,6 +136,7 @@ class RunViewSet(WorkspaceScopedMixin, viewsets.ReadOnlyModelViewSet):
         return Response(RunSerializer(run_cancel(run)).data)
 
 
+@extend_schema_view(list=extend_schema(parameters=RUN_FILTERS[2:]))
 class ThreadViewSet(
     WorkspaceScopedMixin,
     mixins.ListModelMixin,
@@ -152,10 +156,8 @@ class ThreadViewSet(
 
     def get_queryset(self):
         queryset = super().get_queryset()
-        agent = self.request.query_params.get("agent")
-        if agent:
-            if not agent.isdigit():
-                raise serializers.ValidationError({"agent": "Must be an agent id."})
+        agent = int_param(self.request.query_params, "agent")
+        if agent is not None:
             queryset = queryset.filter(agent_id=agent)
         if self.action == "retrieve":
             queryset = queryset.prefetch_related("messages")

@@ -1,16 +1,20 @@
 from __future__ import annotations
 
+from django.conf import settings
 from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import serializers
 
 from agents.models import Agent, Message, Run, RunStep, Thread
+from agents.providers import PROVIDERS
 from agents.validation import validate_agent_config, validate_agent_schedule
+from gradent.api import RegistryChoiceField, StrictModelSerializer, StrictSerializer
 
 
-class AgentSerializer(serializers.ModelSerializer):
+class AgentSerializer(StrictModelSerializer):
     workspace_id = serializers.IntegerField(required=False, help_text="Defaults to your personal workspace.")
-    provider = serializers.CharField(
-        help_text="A registered provider: openai, anthropic, scripted, or one listed in GRADENT_EXTRA_PROVIDERS."
+    provider = RegistryChoiceField(
+        PROVIDERS,
+        help_text="A registered provider: openai, anthropic, scripted, or one listed in GRADENT_EXTRA_PROVIDERS.",
     )
     api_key = serializers.CharField(
         write_only=True, required=False, allow_blank=True, help_text="Stored encrypted; never returned."
@@ -29,6 +33,12 @@ class AgentSerializer(serializers.ModelSerializer):
             "schedule", "run_on_schedule", "created", "updated",
         ]  # fmt: skip
         read_only_fields = ["state", "state_reason", "consecutive_failures", "created", "updated"]
+
+    def get_fields(self) -> dict:
+        fields = super().get_fields()
+        # The bound validate_agent_config enforces, so the schema shows it.
+        fields["max_seconds"].max_value = settings.GRADENT_TASK_TIMEOUT - settings.GRADENT_RUN_GRACE_SECONDS
+        return fields
 
     def get_has_api_key(self, agent: Agent) -> bool:
         return bool(agent.api_key)
@@ -64,7 +74,7 @@ class AgentSerializer(serializers.ModelSerializer):
         return attrs
 
 
-class RunStepSerializer(serializers.ModelSerializer):
+class RunStepSerializer(StrictModelSerializer):
     class Meta:
         model = RunStep
         fields = [
@@ -73,7 +83,7 @@ class RunStepSerializer(serializers.ModelSerializer):
         ]  # fmt: skip
 
 
-class RunSerializer(serializers.ModelSerializer):
+class RunSerializer(StrictModelSerializer):
     agent_id = serializers.IntegerField(read_only=True)
     workspace_id = serializers.IntegerField(read_only=True)
     thread_id = serializers.IntegerField(read_only=True)
@@ -98,23 +108,23 @@ class RunDetailSerializer(RunSerializer):
         read_only_fields = fields
 
 
-class RunStartSerializer(serializers.Serializer):
+class RunStartSerializer(StrictSerializer):
     task = serializers.CharField(required=False, allow_blank=True, help_text="Overrides the agent's task.")
     input = serializers.DictField(required=False, help_text="Extra input for the run (templating, context).")
     payload = serializers.DictField(required=False, help_text="Event data; shown to the model as untrusted data.")
     thread_id = serializers.IntegerField(required=False, help_text="Defaults to the agent's primary thread.")
 
 
-class MessageSerializer(serializers.ModelSerializer):
+class MessageSerializer(StrictModelSerializer):
     class Meta:
         model = Message
         fields = ["id", "role", "content", "run", "created"]
 
 
-class ThreadSerializer(serializers.ModelSerializer):
+class ThreadSerializer(StrictModelSerializer):
     agent_id = serializers.IntegerField()
     workspace_id = serializers.IntegerField(read_only=True)
-    agent_state = serializers.JSONField(required=False)
+    agent_state = serializers.DictField(required=False)
 
     class Meta:
         model = Thread

@@ -9,13 +9,13 @@ from datetime import timedelta
 from django.db.models import Count, Q
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, PolymorphicProxySerializer, extend_schema
 from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from agents.models import Agent
-from autonomy import channels, services
+from autonomy import channels, schema, services
 from autonomy.models import AutonomousConfig, Event, Goal, GoalAction, MetricPoint, MetricRule
 from autonomy.serializers import (
     ConfigInputSerializer,
@@ -28,6 +28,7 @@ from autonomy.serializers import (
     mask_webhook,
     validate_metric_points,
 )
+from gradent.api import int_param
 from workspaces.models import Workspace, personal_workspace_for
 from workspaces.scoping import resolve_workspace_for_create
 
@@ -79,12 +80,12 @@ def config_data(config: AutonomousConfig) -> dict:
 
 
 class ConfigView(AutonomyView):
-    @extend_schema(responses={200: dict})
+    @extend_schema(responses={200: schema.ConfigSerializer})
     def get(self, request):
         """Autonomous mode of the workspace. The Discord webhook's token is never shown."""
         return Response(config_data(services.config_for(self.workspace())))
 
-    @extend_schema(request=ConfigInputSerializer, responses={200: dict})
+    @extend_schema(request=ConfigInputSerializer, responses={200: schema.OkSerializer})
     def put(self, request):
         workspace = self.workspace(write=True)
         body = ConfigInputSerializer(data=request.data)
@@ -112,7 +113,7 @@ class ConfigView(AutonomyView):
 
 
 class ExecuteView(AutonomyView):
-    @extend_schema(request=None, responses={200: dict, 429: dict})
+    @extend_schema(request=None, responses={200: schema.OkSerializer, 429: schema.ErrorSerializer})
     def post(self, request):
         """Start a cycle now, at most once a minute per workspace."""
         if not services.execute_request(workspace=self.workspace(write=True)):
@@ -125,7 +126,7 @@ class ExecuteView(AutonomyView):
 
 
 class TestWebhookView(AutonomyView):
-    @extend_schema(request=TestWebhookSerializer, responses={200: dict, 400: dict})
+    @extend_schema(request=TestWebhookSerializer, responses={200: schema.OkSerializer})
     def post(self, request):
         """Send a test message to a Discord webhook through the notifications transport."""
         self.workspace(write=True)
@@ -142,7 +143,14 @@ class TestWebhookView(AutonomyView):
 
 
 class MetricsView(AutonomyView):
-    @extend_schema(request=dict, responses={201: dict})
+    @extend_schema(
+        request=PolymorphicProxySerializer(
+            component_name="MetricsInput",
+            serializers=[schema.MetricPointSerializer, schema.MetricBatchSerializer],
+            resource_type_field_name=None,
+        ),
+        responses={201: schema.RecordedSerializer},
+    )
     def post(self, request):
         """One point ({metric_name, value}) or a batch ({metrics: [...]}, at most 10,000,
         all stored or none)."""
@@ -153,7 +161,7 @@ class MetricsView(AutonomyView):
 
 
 class EventsView(AutonomyView):
-    @extend_schema(request=EventSerializer, responses={201: dict})
+    @extend_schema(request=EventSerializer, responses={201: schema.EventRecordedSerializer})
     def post(self, request):
         workspace = self.workspace(write=True)
         body = EventSerializer(data=request.data)
@@ -220,15 +228,17 @@ def goals_overview(workspace: Workspace, request) -> dict:
 
 
 class StatusView(AutonomyView):
-    @extend_schema(responses={200: dict})
+    @extend_schema(responses={200: schema.StatusSerializer})
     def get(self, request):
         return Response(status_data(self.workspace()))
 
 
 class GoalsView(AutonomyView):
     @extend_schema(
-        parameters=[OpenApiParameter("status", str, description="active (default), achieved, failed, expired, all")],
-        responses={200: dict},
+        parameters=[
+            OpenApiParameter("status", str, enum=[*Goal.Status.values, "all"], description="active (default), or all.")
+        ],
+        responses={200: schema.GoalsSerializer},
     )
     def get(self, request):
         workspace = self.workspace()
@@ -247,7 +257,7 @@ class GoalsView(AutonomyView):
 
 
 class GoalDetailView(AutonomyView):
-    @extend_schema(responses={200: GoalDetailSerializer})
+    @extend_schema(operation_id="autonomous_goal_retrieve", responses={200: GoalDetailSerializer})
     def get(self, request, goal_id: int):
         goal = get_object_or_404(
             Goal.objects.filter(workspace__memberships__user=request.user).prefetch_related("actions"), pk=goal_id
@@ -256,16 +266,19 @@ class GoalDetailView(AutonomyView):
 
 
 class PredictionsView(AutonomyView):
-    @extend_schema(parameters=[OpenApiParameter("horizon_hours", int)], responses={200: dict})
+    @extend_schema(
+        parameters=[
+            OpenApiParameter(
+                "horizon_hours",
+                {"type": "integer", "minimum": 1, "maximum": MAX_HORIZON_HOURS, "default": 24},
+                description="Hours ahead to forecast.",
+            )
+        ],
+        responses={200: schema.PredictionsSerializer},
+    )
     def get(self, request):
         workspace = self.workspace()
-        raw = request.query_params.get("horizon_hours", "24")
-        try:
-            hours = int(raw)
-        except ValueError:
-            hours = 0
-        if not 1 <= hours <= MAX_HORIZON_HOURS:
-            raise serializers.ValidationError({"horizon_hours": f"A whole number from 1 to {MAX_HORIZON_HOURS}."})
+        hours = int_param(request.query_params, "horizon_hours", maximum=MAX_HORIZON_HOURS, default=24)
         now = timezone.now()
         rules = {rule.metric_name: rule for rule in workspace.metric_rules.all()}
         predictions = {}
@@ -286,7 +299,7 @@ class PredictionsView(AutonomyView):
 
 
 class AnalysisTriggerView(AutonomyView):
-    @extend_schema(request=None, responses={200: dict})
+    @extend_schema(request=None, responses={200: schema.AnalysisSerializer})
     def post(self, request):
         """Analyse the metrics now: goals are opened and closed, no action is run."""
         workspace = self.workspace(write=True)
@@ -302,7 +315,7 @@ class AnalysisTriggerView(AutonomyView):
 
 
 class ModeView(AutonomyView):
-    @extend_schema(request=ModeSerializer, responses={200: dict})
+    @extend_schema(request=ModeSerializer, responses={200: schema.ModeAnswerSerializer})
     def post(self, request):
         workspace = self.workspace(write=True)
         body = ModeSerializer(data=request.data)
@@ -312,7 +325,7 @@ class ModeView(AutonomyView):
 
 
 class ReportView(AutonomyView):
-    @extend_schema(responses={200: dict})
+    @extend_schema(responses={200: schema.ReportSerializer})
     def get(self, request):
         workspace = self.workspace()
         since = timezone.now() - timedelta(days=1)
@@ -329,19 +342,19 @@ class ReportView(AutonomyView):
 
 
 class ExecutorStatisticsView(AutonomyView):
-    @extend_schema(responses={200: dict})
+    @extend_schema(responses={200: schema.ExecutorStatisticsSerializer})
     def get(self, request):
         return Response(executor_statistics(self.workspace()))
 
 
 class ExecutorInsightsView(AutonomyView):
-    @extend_schema(responses={200: dict})
+    @extend_schema(responses={200: schema.InsightsSerializer})
     def get(self, request):
         return Response(services.learner_for(self.workspace()).insights())
 
 
 class RulesView(AutonomyView):
-    @extend_schema(responses={200: MetricRuleSerializer(many=True)})
+    @extend_schema(responses={200: schema.RulesSerializer})
     def get(self, request):
         """When each metric is out of range, and the goal type a (forecast) breach opens."""
         workspace = self.workspace()

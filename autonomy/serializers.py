@@ -10,8 +10,11 @@ from rest_framework import serializers
 from autonomy.channels import DISCORD, NTFY, config_validate
 from autonomy.models import Direction, Frequency, Goal, GoalAction, GoalType, MetricRule
 from autonomy.services import MAX_BATCH, MAX_FUTURE
+from gradent.api import StrictModelSerializer, StrictSerializer
 
 MASK = "…"
+# The autonomy views read `workspace_id` from the body themselves.
+WORKSPACE_ID = frozenset({"workspace_id"})
 
 
 def mask_webhook(url: str) -> str:
@@ -20,7 +23,9 @@ def mask_webhook(url: str) -> str:
     return f"{head}/{MASK}" if head else MASK
 
 
-class ConfigInputSerializer(serializers.Serializer):
+class ConfigInputSerializer(StrictSerializer):
+    # What GET answers and PUT does not take: a client may send the answer back with changes.
+    extra_input_fields = WORKSPACE_ID | {"last_execution", "next_execution", "last_error"}
     enabled = serializers.BooleanField()
     frequency = serializers.ChoiceField(choices=Frequency.choices)
     discord_webhook = serializers.CharField(required=False, allow_null=True, allow_blank=True, max_length=500)
@@ -42,18 +47,21 @@ class ConfigInputSerializer(serializers.Serializer):
         return config_validate(NTFY, {"topic": value})["topic"]
 
 
-class TestWebhookSerializer(serializers.Serializer):
+class TestWebhookSerializer(StrictSerializer):
+    extra_input_fields = WORKSPACE_ID
     webhook_url = serializers.CharField(max_length=500)
 
     def validate_webhook_url(self, value: str) -> str:
         return config_validate(DISCORD, {"url": value})["url"]
 
 
-class ModeSerializer(serializers.Serializer):
+class ModeSerializer(StrictSerializer):
+    extra_input_fields = WORKSPACE_ID
     autonomous = serializers.BooleanField()
 
 
-class EventSerializer(serializers.Serializer):
+class EventSerializer(StrictSerializer):
+    extra_input_fields = WORKSPACE_ID
     event_type = serializers.CharField(max_length=100)
     metadata = serializers.DictField(required=False, default=dict)
 
@@ -63,6 +71,9 @@ def validate_metric_points(data) -> list[dict]:
     Errors name the field (and, in a batch, the index): {"metrics": {"3": {"value": [...]}}}."""
     if not isinstance(data, dict):
         raise serializers.ValidationError({"non_field_errors": ["Expected a JSON object."]})
+    unknown = set(data) - (POINT_FIELDS if "metrics" not in data else {"metrics"}) - WORKSPACE_ID
+    if unknown:
+        raise serializers.ValidationError({name: ["Unknown field."] for name in sorted(map(str, unknown))})
     if "metrics" not in data:
         errors, point = _point(data)
         if errors:
@@ -90,8 +101,11 @@ def validate_metric_points(data) -> list[dict]:
     return points
 
 
+POINT_FIELDS = frozenset({"metric_name", "value", "timestamp", "labels"})
+
+
 def _point(item: dict) -> tuple[dict, dict]:
-    errors: dict[str, list[str]] = {}
+    errors: dict[str, list[str]] = {name: ["Unknown field."] for name in sorted(map(str, set(item) - POINT_FIELDS))}
     name = item.get("metric_name")
     if not isinstance(name, str) or not name.strip() or len(name) > 100:
         errors["metric_name"] = ["A name of 1 to 100 characters is required."]
@@ -131,10 +145,16 @@ def _timestamp(raw) -> datetime | None:
         return None
     if at is None:
         return None
-    return at if at.tzinfo else at.replace(tzinfo=UTC)
+    if at.tzinfo is None:
+        return at.replace(tzinfo=UTC)
+    try:
+        # In UTC: PostgreSQL refuses offsets beyond ±15:59 that ISO 8601 allows (+17:56).
+        return at.astimezone(UTC)
+    except OverflowError:  # year 1 at a negative offset
+        return None
 
 
-class GoalActionSerializer(serializers.ModelSerializer):
+class GoalActionSerializer(StrictModelSerializer):
     impact = serializers.FloatField(read_only=True, allow_null=True)
 
     class Meta:
@@ -155,7 +175,7 @@ class GoalActionSerializer(serializers.ModelSerializer):
         ]
 
 
-class GoalSerializer(serializers.ModelSerializer):
+class GoalSerializer(StrictModelSerializer):
     type = serializers.CharField(source="goal_type")
     description = serializers.CharField(source="title")
 
@@ -185,7 +205,8 @@ class GoalDetailSerializer(GoalSerializer):
         fields = [*GoalSerializer.Meta.fields, "actions"]
 
 
-class MetricRuleSerializer(serializers.ModelSerializer):
+class MetricRuleSerializer(StrictModelSerializer):
+    extra_input_fields = WORKSPACE_ID
     direction = serializers.ChoiceField(choices=Direction.choices, default=Direction.ABOVE)
     goal_type = serializers.ChoiceField(choices=GoalType.choices, default=GoalType.BOTTLENECK_PREVENTION)
 

@@ -213,7 +213,11 @@ REST_FRAMEWORK = {
         "run_start": env_str("GRADENT_THROTTLE_RUN_START", "120/minute"),
     },
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
+    # JSON bodies only, as the original designs' clients send: form encodings cannot say
+    # null, a number or a missing boolean, so the schema could not be true for them.
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "TEST_REQUEST_DEFAULT_FORMAT": "json",
+    "DEFAULT_PAGINATION_CLASS": "gradent.api.StrictLimitOffsetPagination",
     "PAGE_SIZE": 50,
     "EXCEPTION_HANDLER": "gradent.api.exception_handler",
 }
@@ -229,6 +233,21 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # Request bodies as their own components (no read-only fields), so they can refuse
+    # unknown properties as the API does; see gradent/schema.py for the hooks.
+    "COMPONENT_SPLIT_REQUEST": True,
+    # Names for choice sets that share a field name (else "StatusBa0Enum").
+    "ENUM_NAME_OVERRIDES": {
+        "RunStatusEnum": "agents.models.RunStatus",
+        "GoalStatusEnum": "autonomy.models.Goal.Status",
+        "ScheduleKindEnum": "proactive.models.Schedule.Kind",
+        "OkStatusEnum": ["ok"],
+    },
+    "PREPROCESSING_HOOKS": ["gradent.schema.drop_slash_twins"],
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "gradent.schema.add_error_responses",
+    ],
 }
 
 # --- i18n / static --------------------------------------------------------------------

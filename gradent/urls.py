@@ -2,12 +2,14 @@ from __future__ import annotations
 
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
-from django.urls import include, path
+from django.urls import URLPattern, include, path
+from django.urls.resolvers import RoutePattern
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import DefaultRouter
 from rest_framework_simplejwt.views import TokenObtainPairView, TokenRefreshView
 
 from agents.api import AgentViewSet, RunViewSet, ThreadViewSet
+from autonomy import api_urls as autonomy_api_urls
 from gradent.health import healthz
 from notifications.api import ChannelViewSet
 from proactive.api import (
@@ -30,6 +32,17 @@ class OptionalSlashRouter(DefaultRouter):
         self.trailing_slash = "/?"
 
 
+def optional_slash(patterns: list) -> list:
+    """Each path also with a trailing slash (`/api/autonomous/config/`), as the router's
+    paths are: docs/api.md promises both. The twins are left out of the schema."""
+    twins = [
+        path(f"{p.pattern._route}/", p.callback, p.default_args)
+        for p in patterns
+        if isinstance(p, URLPattern) and isinstance(p.pattern, RoutePattern) and not str(p.pattern).endswith("/")
+    ]
+    return [*patterns, *twins]
+
+
 router = OptionalSlashRouter()
 router.register("agents", AgentViewSet, basename="agent")
 router.register("runs", RunViewSet, basename="run")
@@ -48,7 +61,7 @@ api_urlpatterns = [
     path("auth/token/refresh", TokenRefreshView.as_view(), name="token_refresh"),
     path("hooks/<str:url_path>", receive_webhook, name="hook"),
     path("proactive/patterns", PatternsView.as_view(), name="patterns"),
-    path("autonomous/", include("autonomy.api_urls")),
+    path("autonomous/", include((optional_slash(autonomy_api_urls.urlpatterns), autonomy_api_urls.app_name))),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
     path("", include(router.urls)),
@@ -67,3 +80,6 @@ urlpatterns = [
     path("notifications/", include("notifications.urls")),
     path("autonomy/", include("autonomy.urls")),
 ]
+
+# Unknown paths under /api/ answer JSON like the rest of the API.
+handler404 = "gradent.api.not_found"

@@ -3,6 +3,7 @@ from __future__ import annotations
 from rest_framework import serializers
 
 from agents.models import Agent
+from gradent.api import StrictModelSerializer, StrictSerializer
 from notifications.models import Channel, ChannelKind, Notification, NotifyEvent, default_events
 from notifications.transports import get_transport_class, kind_choices
 
@@ -29,7 +30,7 @@ def describe_channel(channel: Channel) -> str:
         return channel.kind
 
 
-class ChannelSerializer(serializers.ModelSerializer):
+class ChannelSerializer(StrictModelSerializer):
     workspace_id = serializers.IntegerField(required=False, help_text="Defaults to your personal workspace.")
     kind = serializers.ChoiceField(choices=ChannelKind.choices)  # the registry's, set in __init__
     config = serializers.JSONField(
@@ -141,14 +142,14 @@ class ChannelSerializer(serializers.ModelSerializer):
         return self._save(channel, validated_data)
 
 
-class ChannelTestResultSerializer(serializers.Serializer):
+class ChannelTestResultSerializer(StrictSerializer):
     ok = serializers.BooleanField()
     status = serializers.IntegerField(allow_null=True, help_text="The peer's HTTP status, when it answered.")
     detail = serializers.CharField(help_text="The peer's answer, or why the send failed.")
     notification_id = serializers.IntegerField()
 
 
-class NotificationSerializer(serializers.ModelSerializer):
+class NotificationSerializer(StrictModelSerializer):
     channel_id = serializers.IntegerField(read_only=True)
     run_id = serializers.IntegerField(read_only=True, allow_null=True)
 

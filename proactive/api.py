@@ -134,6 +134,11 @@ class MonitorViewSet(AgentBoundViewSet):
     queryset = Monitor.objects.select_related("agent")
     serializer_class = MonitorSerializer
 
+    def get_queryset(self):
+        from proactive.selectors import with_monitor_run_counts
+
+        return with_monitor_run_counts(super().get_queryset())
+
     @extend_schema(request=None, responses=MonitorSerializer)
     @action(detail=True, methods=["post"])
     def pause(self, request, pk=None):

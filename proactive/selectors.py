@@ -3,7 +3,8 @@ services/, reads here)."""
 
 from __future__ import annotations
 
-from django.db.models import Count, OuterRef, QuerySet, Subquery
+from django.db.models import CharField, Count, OuterRef, QuerySet, Subquery, Value
+from django.db.models.functions import Cast, Coalesce, Concat
 
 from agents.models import Agent, Run, RunSource
 from proactive.models import Monitor, MonitorCheck, Schedule, Trigger, WebhookDelivery
@@ -31,6 +32,26 @@ def monitor_recent_check_ids(monitor: Monitor) -> list[int]:
     """The ids of the monitor's newest checks, as many as its history keeps."""
     newest = monitor.checks.order_by("-checked_at", "-id").values_list("id", flat=True)
     return list(newest[: monitor.history_limit])
+
+
+def monitor_runs(monitor: Monitor) -> QuerySet[Run]:
+    """The runs this monitor started (flips, reminders, recoveries), skipped ones included."""
+    return Run.objects.filter(agent_id=monitor.agent_id, source=RunSource.MONITOR, source_ref=f"monitor:{monitor.pk}")
+
+
+def monitor_run_count(monitor: Monitor) -> int:
+    return monitor_runs(monitor).count()
+
+
+def with_monitor_run_counts(queryset: QuerySet[Monitor]) -> QuerySet[Monitor]:
+    """Annotates `run_count` (the API's trigger_count) with one subquery, for lists."""
+    runs = Run.objects.filter(
+        agent_id=OuterRef("agent_id"),
+        source=RunSource.MONITOR,
+        source_ref=Concat(Value("monitor:"), Cast(OuterRef("pk"), CharField())),
+    )
+    counted = runs.order_by().values("agent_id").annotate(n=Count("id")).values("n")[:1]
+    return queryset.annotate(run_count=Coalesce(Subquery(counted), 0))
 
 
 def monitors_for_list(user) -> QuerySet[Monitor]:

@@ -1,15 +1,34 @@
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from django.conf import settings
 from rest_framework import serializers
 
 from agents.models import Agent
+from gradent.api import RegistryChoiceField, StrictModelSerializer, StrictSerializer
 from proactive import timing
 from proactive.models import Monitor, Schedule, Suggestion, Trigger, Webhook, WebhookDelivery
+from proactive.probes import PROBES
+from proactive.signatures import SCHEMES
 from workspaces.scoping import scope_queryset
 
 
-class AgentBoundSerializer(serializers.ModelSerializer):
+class ActiveAliasMixin:
+    """`is_active`, the original design's name for `enabled`, is read and written too. Both
+    in one write must agree."""
+
+    def to_internal_value(self, data):
+        if isinstance(data, Mapping) and "is_active" in self.fields and "is_active" in data and "enabled" in data:
+            fields = self.fields
+            if fields["is_active"].to_internal_value(data["is_active"]) != fields["enabled"].to_internal_value(
+                data["enabled"]
+            ):
+                raise serializers.ValidationError({"is_active": ["Disagrees with enabled; send one of them."]})
+        return super().to_internal_value(data)
+
+
+class AgentBoundSerializer(ActiveAliasMixin, StrictModelSerializer):
     """Objects that run an agent: `agent_id` must be one of the caller's agents, and the
     object lives in that agent's workspace (`workspace_id`, from the original examples, is
     accepted and must agree)."""
@@ -36,6 +55,10 @@ class AgentBoundSerializer(serializers.ModelSerializer):
 
 class ScheduleSerializer(AgentBoundSerializer):
     description = serializers.SerializerMethodField(help_text="The cron expression in words.")
+    # The original design's names (seed 002), beside ours.
+    is_active = serializers.BooleanField(source="enabled", required=False, help_text="The same as enabled.")
+    next_run = serializers.DateTimeField(source="next_fire_at", read_only=True, help_text="next_fire_at.")
+    last_run = serializers.DateTimeField(source="last_fire_at", read_only=True, help_text="last_fire_at.")
 
     class Meta:
         model = Schedule
@@ -43,7 +66,8 @@ class ScheduleSerializer(AgentBoundSerializer):
             "id", "workspace_id", "agent_id", "name", "kind", "cron_expression", "description",
             "interval_seconds", "anchor", "run_at", "timezone", "start_at", "end_at", "jitter_seconds",
             "misfire_policy", "misfire_grace_seconds", "max_catchup", "overlap_policy", "task_description",
-            "input", "enabled", "is_agent_schedule", "next_fire_at", "last_fire_at", "error", "created", "updated",
+            "input", "enabled", "is_active", "is_agent_schedule", "next_fire_at", "next_run", "last_fire_at",
+            "last_run", "error", "created", "updated",
         ]  # fmt: skip
         read_only_fields = ["is_agent_schedule", "next_fire_at", "last_fire_at", "error", "created", "updated"]
 
@@ -83,7 +107,7 @@ def _current(instance, attrs: dict) -> dict:
     return values
 
 
-class PreviewSerializer(serializers.Serializer):
+class PreviewSerializer(StrictSerializer):
     kind = serializers.ChoiceField(choices=Schedule.Kind.choices, default=Schedule.Kind.CRON)
     cron_expression = serializers.CharField(required=False, allow_blank=True, default="")
     interval_seconds = serializers.IntegerField(required=False, min_value=1, allow_null=True)
@@ -95,18 +119,31 @@ class PreviewSerializer(serializers.Serializer):
 
 
 class MonitorSerializer(AgentBoundSerializer):
-    probe = serializers.CharField(required=False, help_text="http, metric, callable or llm (default).")
+    probe = RegistryChoiceField(PROBES, required=False, help_text="http, metric, callable or llm (default).")
+    # The original design's names (seed 002), beside ours.
+    is_active = serializers.BooleanField(source="enabled", required=False, help_text="The same as enabled.")
+    last_check = serializers.DateTimeField(source="last_checked_at", read_only=True, help_text="last_checked_at.")
+    last_triggered = serializers.DateTimeField(
+        source="last_run_at", read_only=True, help_text="When the monitor last started its agent (last_run_at)."
+    )
+    trigger_count = serializers.SerializerMethodField(help_text="How many runs the monitor has started.")
 
     class Meta:
         model = Monitor
         fields = [
             "id", "workspace_id", "agent_id", "name", "probe", "probe_config", "condition", "action",
             "check_interval", "trigger_after", "clear_after", "cooldown_seconds", "reminder_seconds",
-            "run_on_recovery", "history_limit", "enabled", "state", "next_check_at", "last_checked_at",
-            "last_flip_at", "last_run_at", "created", "updated",
+            "run_on_recovery", "history_limit", "enabled", "is_active", "state", "next_check_at", "last_checked_at",
+            "last_check", "last_flip_at", "last_run_at", "last_triggered", "trigger_count", "created", "updated",
         ]  # fmt: skip
         read_only_fields = ["state", "next_check_at", "last_checked_at", "last_flip_at", "last_run_at", "created",
                             "updated"]  # fmt: skip
+
+    def get_trigger_count(self, monitor: Monitor) -> int:
+        from proactive.selectors import monitor_run_count
+
+        counted = getattr(monitor, "run_count", None)
+        return counted if counted is not None else monitor_run_count(monitor)
 
     def validate(self, attrs: dict) -> dict:
         from proactive.services import monitor_validate
@@ -137,7 +174,7 @@ class MonitorSerializer(AgentBoundSerializer):
         return monitor_save(instance)
 
 
-class MonitorCheckSerializer(serializers.Serializer):
+class MonitorCheckSerializer(StrictSerializer):
     id = serializers.IntegerField()
     checked_at = serializers.DateTimeField()
     result = serializers.BooleanField(allow_null=True)
@@ -151,11 +188,17 @@ class MonitorCheckSerializer(serializers.Serializer):
 
 
 class TriggerSerializer(AgentBoundSerializer):
+    config = serializers.DictField(required=False, help_text="Filters: events, event, match, repository.")
+    # The original design's names (seed 002), beside ours.
+    is_active = serializers.BooleanField(source="enabled", required=False, help_text="The same as enabled.")
+    last_triggered = serializers.DateTimeField(source="last_fired_at", read_only=True, help_text="last_fired_at.")
+    trigger_count = serializers.IntegerField(source="fire_count", read_only=True, help_text="fire_count.")
+
     class Meta:
         model = Trigger
         fields = [
             "id", "workspace_id", "agent_id", "name", "trigger_type", "config", "task_template", "enabled",
-            "fire_count", "last_fired_at", "created", "updated",
+            "is_active", "fire_count", "trigger_count", "last_fired_at", "last_triggered", "created", "updated",
         ]  # fmt: skip
         read_only_fields = ["fire_count", "last_fired_at", "created", "updated"]
 
@@ -202,15 +245,17 @@ class _Anything(dict):
         return _Anything()
 
 
-class TriggerFireSerializer(serializers.Serializer):
+class TriggerFireSerializer(StrictSerializer):
     payload = serializers.DictField(required=False, default=dict)
     event_type = serializers.CharField(required=False, allow_blank=True, default="")
 
 
-class WebhookSerializer(serializers.ModelSerializer):
+class WebhookSerializer(StrictModelSerializer):
+    extra_input_fields = frozenset({"secret"})  # in the create answer only; sent back, it is ignored
     trigger_id = serializers.IntegerField()
     workspace_id = serializers.IntegerField(read_only=True)
     webhook_url = serializers.SerializerMethodField()
+    scheme = RegistryChoiceField(SCHEMES, required=False)
 
     class Meta:
         model = Webhook
@@ -241,7 +286,7 @@ class WebhookSerializer(serializers.ModelSerializer):
         return value
 
 
-class WebhookDeliverySerializer(serializers.ModelSerializer):
+class WebhookDeliverySerializer(StrictModelSerializer):
     run_id = serializers.IntegerField(read_only=True)
     body_text = serializers.SerializerMethodField()
 
@@ -257,7 +302,7 @@ class WebhookDeliverySerializer(serializers.ModelSerializer):
         return bytes(delivery.body)[:65536].decode("utf-8", "replace")
 
 
-class SuggestionSerializer(serializers.ModelSerializer):
+class SuggestionSerializer(StrictModelSerializer):
     workspace_id = serializers.IntegerField(read_only=True)
     agent_id = serializers.IntegerField(read_only=True)
     monitor_id = serializers.IntegerField(read_only=True)

@@ -4,10 +4,11 @@ from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.response import Response
 
+from gradent.api import StrictModelSerializer
 from workspaces.models import APIToken, Membership, Workspace
 
 
-class WorkspaceSerializer(serializers.ModelSerializer):
+class WorkspaceSerializer(StrictModelSerializer):
     role = serializers.SerializerMethodField()
     personal = serializers.SerializerMethodField()
 
@@ -32,7 +33,7 @@ class WorkspaceViewSet(viewsets.ReadOnlyModelViewSet):
         return Workspace.objects.for_user(self.request.user)
 
 
-class APITokenSerializer(serializers.ModelSerializer):
+class APITokenSerializer(StrictModelSerializer):
     class Meta:
         model = APIToken
         fields = ["id", "name", "scope", "prefix", "last_used", "expires", "created"]
@@ -52,6 +53,7 @@ class APITokenViewSet(
     """Your personal API tokens. The key is returned once, at creation, and stored hashed."""
 
     serializer_class = APITokenSerializer
+    queryset = APIToken.objects.all()  # for the schema's id type; get_queryset scopes it
 
     def get_queryset(self):
         return APIToken.objects.filter(user=self.request.user)
