@@ -17,6 +17,7 @@ from agents.serializers import (
 )
 from agents.services import agent_pause, agent_resume, run_cancel, start_run
 from agents.skips import SkipCode, skip_code
+from gradent.api import id_param
 from workspaces.permissions import WorkspaceRolePermission
 from workspaces.scoping import WorkspaceScopedMixin, scope_queryset, user_can_write
 
@@ -28,12 +29,12 @@ RUN_FILTERS = [
 
 
 def filter_runs(queryset, params):
-    for name, field in (("status", "status"), ("source", "source"), ("agent", "agent_id")):
-        value = params.get(name)
-        if value:
-            if name == "agent" and not value.isdigit():
-                raise serializers.ValidationError({"agent": "Must be an agent id."})
-            queryset = queryset.filter(**{field: value})
+    for name in ("status", "source"):
+        if params.get(name):
+            queryset = queryset.filter(**{name: params[name]})
+    agent = id_param(params, "agent", what="an agent")
+    if agent is not None:
+        queryset = queryset.filter(agent_id=agent)
     return queryset
 
 
@@ -152,10 +153,8 @@ class ThreadViewSet(
 
     def get_queryset(self):
         queryset = super().get_queryset()
-        agent = self.request.query_params.get("agent")
-        if agent:
-            if not agent.isdigit():
-                raise serializers.ValidationError({"agent": "Must be an agent id."})
+        agent = id_param(self.request.query_params, "agent", what="an agent")
+        if agent is not None:
             queryset = queryset.filter(agent_id=agent)
         if self.action == "retrieve":
             queryset = queryset.prefetch_related("messages")

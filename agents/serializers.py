@@ -5,6 +5,7 @@ from rest_framework import serializers
 
 from agents.models import Agent, Message, Run, RunStep, Thread
 from agents.validation import validate_agent_config, validate_agent_schedule
+from gradent.api import JSONField
 
 
 class AgentSerializer(serializers.ModelSerializer):
@@ -17,7 +18,7 @@ class AgentSerializer(serializers.ModelSerializer):
     )
     has_api_key = serializers.SerializerMethodField()
     allowed_tools = serializers.ListField(child=serializers.CharField(), required=False)
-    provider_settings = serializers.JSONField(required=False)
+    provider_settings = JSONField(required=False)
 
     class Meta:
         model = Agent
@@ -114,7 +115,7 @@ class MessageSerializer(serializers.ModelSerializer):
 class ThreadSerializer(serializers.ModelSerializer):
     agent_id = serializers.IntegerField()
     workspace_id = serializers.IntegerField(read_only=True)
-    agent_state = serializers.JSONField(required=False)
+    agent_state = JSONField(required=False)
 
     class Meta:
         model = Thread

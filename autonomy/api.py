@@ -28,6 +28,7 @@ from autonomy.serializers import (
     mask_webhook,
     validate_metric_points,
 )
+from gradent.api import int_param
 from workspaces.models import Workspace, personal_workspace_for
 from workspaces.scoping import resolve_workspace_for_create
 
@@ -45,12 +46,9 @@ class AutonomyView(APIView):
         raw = self.request.query_params.get("workspace_id")
         if raw is None and isinstance(self.request.data, dict):
             raw = self.request.data.get("workspace_id")
-        workspace_id = None
-        if raw not in (None, ""):
-            try:
-                workspace_id = int(raw)
-            except (TypeError, ValueError):
-                raise serializers.ValidationError({"workspace_id": "A workspace id is expected."}) from None
+        if isinstance(raw, int) and not isinstance(raw, bool):
+            raw = str(raw)
+        workspace_id = int_param(raw, "workspace_id", minimum=1, message="A workspace id is expected.")
         if write:
             return resolve_workspace_for_create(self.request.user, workspace_id)
         if workspace_id is None:
@@ -259,13 +257,14 @@ class PredictionsView(AutonomyView):
     @extend_schema(parameters=[OpenApiParameter("horizon_hours", int)], responses={200: dict})
     def get(self, request):
         workspace = self.workspace()
-        raw = request.query_params.get("horizon_hours", "24")
-        try:
-            hours = int(raw)
-        except ValueError:
-            hours = 0
-        if not 1 <= hours <= MAX_HORIZON_HOURS:
-            raise serializers.ValidationError({"horizon_hours": f"A whole number from 1 to {MAX_HORIZON_HOURS}."})
+        hours = int_param(
+            request.query_params.get("horizon_hours"),
+            "horizon_hours",
+            minimum=1,
+            maximum=MAX_HORIZON_HOURS,
+            default=24,
+            message=f"A whole number from 1 to {MAX_HORIZON_HOURS}.",
+        )
         now = timezone.now()
         rules = {rule.metric_name: rule for rule in workspace.metric_rules.all()}
         predictions = {}
