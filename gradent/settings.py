@@ -224,6 +224,10 @@ REST_FRAMEWORK["DEFAULT_PARSER_CLASSES"] = [
     "rest_framework.parsers.MultiPartParser",
 ]
 REST_FRAMEWORK["DEFAULT_PAGINATION_CLASS"] = "gradent.api.LimitOffsetPagination"
+# The Python functions a "callable" monitor probe may name (dotted paths). Workspace members
+# choose among these; nothing else is imported. Checked by `manage.py check` (proactive.E003).
+GRADENT_CALLABLE_PROBES = env_list("GRADENT_CALLABLE_PROBES", [])
+
 SIMPLE_JWT = {
     "AUTH_HEADER_TYPES": ("Bearer",),
     "SIGNING_KEY": SECRET_KEY,
