@@ -179,7 +179,7 @@ def test_the_parser_still_reads_ordinary_json(world):
         format="json",
     )
     assert response.status_code == 202, response.content
-    assert Run.objects.get(pk=response.json()["id"]).input["n"] == 1.5e300
+    assert float(Run.objects.get(pk=response.json()["id"]).input["n"]) == 1.5e300  # PostgreSQL reads an int back
 
 
 # --- integers in query strings and paths ---------------------------------------------------
