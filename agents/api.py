@@ -17,7 +17,7 @@ from agents.serializers import (
 )
 from agents.services import agent_pause, agent_resume, run_cancel, start_run
 from agents.skips import SkipCode, skip_code
-from gradent.api import MAX_ID, int_param
+from gradent.api import MAX_ID, id_param
 from workspaces.permissions import WorkspaceRolePermission
 from workspaces.scoping import WorkspaceScopedMixin, scope_queryset, user_can_write
 
@@ -36,7 +36,7 @@ def filter_runs(queryset, params):
             raise serializers.ValidationError({name: [f"One of {', '.join(choices)}."]})
         if values:
             queryset = queryset.filter(**{name: values[0]})
-    agent = int_param(params, "agent")
+    agent = id_param(params, "agent", what="an agent")
     return queryset if agent is None else queryset.filter(agent_id=agent)
 
 
@@ -156,7 +156,7 @@ class ThreadViewSet(
 
     def get_queryset(self):
         queryset = super().get_queryset()
-        agent = int_param(self.request.query_params, "agent")
+        agent = id_param(self.request.query_params, "agent", what="an agent")
         if agent is not None:
             queryset = queryset.filter(agent_id=agent)
         if self.action == "retrieve":

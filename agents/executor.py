@@ -194,6 +194,7 @@ class Executor:
         self.attempt_steps = 0
         self.started = time.monotonic()
         self.answer = ""
+        self.tool_error: ToolError | None = None  # the last tool call's failure, if it failed
         # Steps are written in batches (flush): before the run waits on a model or a tool
         # when the last write is older than STEP_FLUSH_SECONDS, and with the outcome.
         self.pending_steps: list[RunStep] = []
@@ -274,6 +275,10 @@ class Executor:
                 self.check_cancel_and_budgets()
                 self.before_waiting()
                 output = self.call_tool(tool, call.id, call.arguments)
+                if self.tool_error is not None:
+                    reason = provider.tool_failed(call, self.tool_error.message)
+                    if reason:
+                        raise RunEnded(RunStatus.FAILED, reason[:500], retryable=not self.tool_error.permanent)
                 context.step_outputs.append(output)
                 context.step_outputs_by_id[call.id] = output
                 content = json.dumps(output, default=str)
@@ -286,6 +291,7 @@ class Executor:
         started_at = timezone.now()
         ctx = ToolContext(run=self.run, agent=self.agent, thread=self.run.thread, step_index=self.step_index)
         self.totals.tool_calls += 1
+        self.tool_error = None
         try:
             args = tool.validate(arguments)
             output = tool().run(args, ctx)
@@ -294,7 +300,9 @@ class Executor:
             self.answer = finish.answer
             raise RunEnded(RunStatus.SUCCEEDED, "") from None
         except ToolError as exc:
-            # The model sees the error and may try something else.
+            # The model sees the error and may try something else (the provider decides:
+            # a scripted run ends unless the step continues on error).
+            self.tool_error = exc
             self.record_step(RunStep.Kind.TOOL_CALL, tool.name, arguments, {}, t0, started_at, error=exc.message)
             events.publish(events.TOOL_CALLED, run=self.run, tool=tool.name, ok=False)
             return {"error": exc.message, "permanent": exc.permanent}

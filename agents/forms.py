@@ -13,6 +13,7 @@ from agents.models import Agent, RunSource, RunStatus
 from agents.providers import provider_choices
 from agents.tools import tool_names, tool_registry
 from agents.validation import validate_agent_config
+from gradent.lib.jsonutil import JSONInputError, StrictJSONDecoder
 from workspaces.models import personal_workspace_for
 from workspaces.scoping import scope_queryset, writable_workspaces
 
@@ -20,7 +21,25 @@ POSITIVE_FIELDS = ("max_steps", "max_tokens", "max_seconds", "max_attempts")
 
 
 class PrettyJSONField(forms.JSONField):
-    """A JSON textarea that shows stored values indented, and keeps invalid input as typed."""
+    """A JSON textarea that shows stored values indented, and keeps invalid input as typed.
+    Decoded like API bodies: numbers out of range and deep nesting are refused, saying where."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("decoder", StrictJSONDecoder)
+        super().__init__(**kwargs)
+
+    def to_python(self, value):
+        try:
+            return super().to_python(value)
+        except ValidationError as exc:
+            if isinstance(value, str) and not self.disabled:
+                try:
+                    json.loads(value, cls=self.decoder)
+                except JSONInputError as refused:
+                    raise ValidationError(f"Not accepted: {refused}.", code="invalid") from None
+                except ValueError:
+                    pass
+            raise exc
 
     def prepare_value(self, value):
         if isinstance(value, forms.fields.InvalidJSONInput):

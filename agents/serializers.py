@@ -7,7 +7,7 @@ from rest_framework import serializers
 from agents.models import Agent, Message, Run, RunStep, Thread
 from agents.providers import PROVIDERS
 from agents.validation import validate_agent_config, validate_agent_schedule
-from gradent.api import RegistryChoiceField, StrictModelSerializer, StrictSerializer
+from gradent.api import JSONField, RegistryChoiceField, StrictModelSerializer, StrictSerializer
 
 
 class AgentSerializer(StrictModelSerializer):
@@ -21,7 +21,7 @@ class AgentSerializer(StrictModelSerializer):
     )
     has_api_key = serializers.SerializerMethodField()
     allowed_tools = serializers.ListField(child=serializers.CharField(), required=False)
-    provider_settings = serializers.JSONField(required=False)
+    provider_settings = JSONField(required=False)
 
     class Meta:
         model = Agent

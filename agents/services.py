@@ -413,9 +413,7 @@ def release_waiting_run(*, agent_id: int) -> None:
     )
     if waiting is None or Run.objects.filter(agent_id=agent_id, status=RunStatus.RUNNING).exists():
         return
-    if Run.objects.filter(pk=waiting.pk, enqueued_at__isnull=True).update(
-        enqueued_at=timezone.now(), reason=""
-    ):
+    if Run.objects.filter(pk=waiting.pk, enqueued_at__isnull=True).update(enqueued_at=timezone.now(), reason=""):
         enqueue_run(waiting.pk)
 
 

@@ -28,7 +28,7 @@ from autonomy.serializers import (
     mask_webhook,
     validate_metric_points,
 )
-from gradent.api import int_param
+from gradent.api import int_param, whole_number
 from workspaces.models import Workspace, personal_workspace_for
 from workspaces.scoping import resolve_workspace_for_create
 
@@ -46,12 +46,9 @@ class AutonomyView(APIView):
         raw = self.request.query_params.get("workspace_id")
         if raw is None and isinstance(self.request.data, dict):
             raw = self.request.data.get("workspace_id")
-        workspace_id = None
-        if raw not in (None, ""):
-            try:
-                workspace_id = int(raw)
-            except (TypeError, ValueError):
-                raise serializers.ValidationError({"workspace_id": "A workspace id is expected."}) from None
+        if isinstance(raw, int) and not isinstance(raw, bool):
+            raw = str(raw)
+        workspace_id = whole_number(raw, "workspace_id", minimum=1, message="A workspace id is expected.")
         if write:
             return resolve_workspace_for_create(self.request.user, workspace_id)
         if workspace_id is None:

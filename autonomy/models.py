@@ -3,6 +3,7 @@ the goals the goal setter opened, the actions taken for them and what was learne
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 from django.core.validators import MaxValueValidator, MinValueValidator
@@ -92,6 +93,17 @@ class AutonomousConfig(models.Model):
     @property
     def interval(self) -> timedelta:
         return timedelta(minutes=FREQUENCY_MINUTES.get(self.frequency, 60))
+
+
+# What a metric may be called: 1 to 100 letters, digits, "_", ".", ":" or "-" (the collector's
+# names, the record_metric tool, the API and the rules agree). Names stored before this rule
+# may be anything; the pages link them by query string.
+METRIC_NAME_PATTERN = r"[A-Za-z0-9_.:-]{1,100}"
+METRIC_NAME_HELP = "1 to 100 letters, digits, '_', '.', ':' or '-' (e.g. cpu_usage, disk.used)."
+
+
+def is_metric_name(value: object) -> bool:
+    return isinstance(value, str) and re.fullmatch(METRIC_NAME_PATTERN, value) is not None
 
 
 class MetricPoint(models.Model):

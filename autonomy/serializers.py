@@ -8,7 +8,16 @@ from django.utils.dateparse import parse_datetime
 from rest_framework import serializers
 
 from autonomy.channels import DISCORD, NTFY, config_validate
-from autonomy.models import Direction, Frequency, Goal, GoalAction, GoalType, MetricRule
+from autonomy.models import (
+    METRIC_NAME_HELP,
+    Direction,
+    Frequency,
+    Goal,
+    GoalAction,
+    GoalType,
+    MetricRule,
+    is_metric_name,
+)
 from autonomy.services import MAX_BATCH, MAX_FUTURE
 from gradent.api import StrictModelSerializer, StrictSerializer
 
@@ -107,8 +116,9 @@ POINT_FIELDS = frozenset({"metric_name", "value", "timestamp", "labels"})
 def _point(item: dict) -> tuple[dict, dict]:
     errors: dict[str, list[str]] = {name: ["Unknown field."] for name in sorted(map(str, set(item) - POINT_FIELDS))}
     name = item.get("metric_name")
-    if not isinstance(name, str) or not name.strip() or len(name) > 100:
-        errors["metric_name"] = ["A name of 1 to 100 characters is required."]
+    name = name.strip() if isinstance(name, str) else name
+    if not is_metric_name(name):
+        errors["metric_name"] = [f"A metric name is {METRIC_NAME_HELP}"]
     value = item.get("value")
     if isinstance(value, bool) or not isinstance(value, int | float):
         errors["value"] = ["A number is required."]
@@ -127,7 +137,7 @@ def _point(item: dict) -> tuple[dict, dict]:
         errors["labels"] = ["An object of at most 50 labels is expected."]
     if errors:
         return errors, {}
-    return {}, {"metric_name": name.strip(), "value": float(value), "timestamp": at, "labels": labels or {}}
+    return {}, {"metric_name": name, "value": float(value), "timestamp": at, "labels": labels or {}}
 
 
 def _timestamp(raw) -> datetime | None:
@@ -216,6 +226,12 @@ class MetricRuleSerializer(StrictModelSerializer):
         read_only_fields = ["id", "created", "updated"]
         # Saved by metric name (an upsert), so the per-workspace unique check is not wanted here.
         validators: list = []
+
+    def validate_metric_name(self, value: str) -> str:
+        value = value.strip()
+        if not is_metric_name(value):
+            raise serializers.ValidationError(f"A metric name is {METRIC_NAME_HELP}")
+        return value
 
     def validate(self, attrs: dict) -> dict:
         for field in ("warning", "critical"):

@@ -8,6 +8,7 @@ from typing import Any
 from rest_framework import serializers
 
 from agents.tools.base import Tool, ToolContext
+from autonomy.models import METRIC_NAME_PATTERN
 
 
 class RecordMetricTool(Tool):
@@ -15,7 +16,7 @@ class RecordMetricTool(Tool):
     description = "Record a metric value (e.g. cpu_usage 75.5) for autonomous forecasting and goals."
 
     class InputSerializer(serializers.Serializer):
-        metric_name = serializers.RegexField(r"^[A-Za-z0-9_.:-]{1,100}$", help_text="e.g. cpu_usage")
+        metric_name = serializers.RegexField(rf"^{METRIC_NAME_PATTERN}$", help_text="e.g. cpu_usage")
         value = serializers.FloatField(help_text="The measured value")
         labels = serializers.DictField(required=False, help_text="Optional labels, e.g. {host: a}")
 

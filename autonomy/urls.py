@@ -10,5 +10,8 @@ urlpatterns = [
     path("mode/", views.mode, name="mode"),
     path("goals/<int:pk>/", views.goal, name="goal"),
     path("insights/", views.insights, name="insights"),
+    # A metric by name: in the path when the name is of the documented characters, else in
+    # the query string (names stored before the rule may hold "/", "?", "#" or be "..").
+    path("metrics/", views.metric, name="metric_by_query"),
     path("metrics/<str:name>/", views.metric, name="metric"),
 ]

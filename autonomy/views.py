@@ -8,15 +8,17 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
+from django.utils.http import urlencode
 from django.views.decorators.http import require_POST
 
 from agents.views import pretty_json
 from autonomy import channels, services
 from autonomy.api import executor_statistics
 from autonomy.charts import metric_chart
-from autonomy.models import Frequency, Goal, GoalType
+from autonomy.models import Frequency, Goal, GoalType, is_metric_name
 from workspaces.models import personal_workspace_for
 from workspaces.scoping import get_object_for_user, user_can_write
 
@@ -38,7 +40,7 @@ def overview(request: HttpRequest) -> HttpResponse:
             "discord": services.autonomy_channel(workspace, channels.DISCORD),
             "ntfy": services.autonomy_channel(workspace, channels.NTFY),
             "goals": Goal.objects.filter(workspace=workspace).prefetch_related("actions")[:50],
-            "metrics": services.metric_names(workspace),
+            "metrics": [(name, metric_url(name)) for name in services.metric_names(workspace)],
             "can_write": user_can_write(request.user, workspace.pk),
         },
     )
@@ -57,10 +59,20 @@ def mode(request: HttpRequest) -> HttpResponse:
     return redirect("autonomy:overview")
 
 
+def metric_url(name: str) -> str:
+    """The metric page of ``name``: ``/autonomy/metrics/<name>/`` for a name of the documented
+    characters (not only dots), else ``/autonomy/metrics/?name=…``, which any name survives."""
+    if is_metric_name(name) and name.strip("."):
+        return reverse("autonomy:metric", args=[name])
+    return f"{reverse('autonomy:metric_by_query')}?{urlencode({'name': name})}"
+
+
 @login_required
-def metric(request: HttpRequest, name: str) -> HttpResponse:
+def metric(request: HttpRequest, name: str | None = None) -> HttpResponse:
     workspace = personal_workspace_for(request.user)
-    if name not in services.metric_names(workspace):
+    if name is None:
+        name = request.GET.get("name", "")
+    if not name or name not in services.metric_names(workspace):
         raise Http404("No such metric.")
     now = timezone.now()
     series = services.metric_series(workspace, name, now=now)
@@ -106,9 +118,11 @@ def goal(request: HttpRequest, pk: int) -> HttpResponse:
                 if k not in EVIDENCE_KEYS
             },
             "evidence_json": pretty_json(goal.evidence),
-            "metric_link": bool(goal.metric_name)
+            "metric_link": metric_url(goal.metric_name)
+            if goal.metric_name
             and goal.workspace_id == personal.pk
-            and goal.metric_name in services.metric_names(personal),
+            and goal.metric_name in services.metric_names(personal)
+            else "",
         },
     )
 

@@ -1,5 +1,7 @@
 """API-wide pieces: the exception handler that turns domain errors into 4xx, the strict
-serializer base every API serializer uses, and the strict pagination."""
+serializer base every API serializer uses, the strict pagination, the JSON field for JSON
+given as a string, and the reading of integer query parameters. (The JSON parser is in
+``gradent.parsers``: DRF imports it while ``rest_framework.views`` loads.)"""
 
 from __future__ import annotations
 
@@ -11,6 +13,8 @@ from django.views.defaults import page_not_found
 from rest_framework import exceptions, serializers
 from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.views import exception_handler as drf_exception_handler
+
+from gradent.lib.jsonutil import StrictJSONDecoder
 
 # The largest id a database row can have (a signed 64-bit primary key).
 MAX_ID = 2**63 - 1
@@ -81,7 +85,26 @@ class RegistryChoiceField(serializers.ChoiceField):
         }
 
 
-def int_param(params, name: str, *, minimum: int = 1, maximum: int = MAX_ID, default: int | None = None) -> int | None:
+def whole_number(
+    raw, name: str, *, minimum: int = 0, maximum: int = MAX_ID, default: int | None = None, message: str = ""
+) -> int | None:
+    """One whole number from a query string or a form, in ``minimum..maximum``; ``default``
+    when absent or blank. Anything else is a 400 naming ``name`` (never a 500 from a value
+    the database cannot hold, nor from digits ``int()`` takes but SQL does not, such as ``²``)."""
+    if raw is None or raw == "":
+        return default
+    text = raw.strip() if isinstance(raw, str) else ""
+    digits = text[1:] if text[:1] in "+-" else text
+    if digits.isascii() and digits.isdigit() and len(digits) <= 20:
+        value = int(text)
+        if minimum <= value <= maximum:
+            return value
+    raise serializers.ValidationError({name: [message or f"A whole number from {minimum} to {maximum}."]})
+
+
+def int_param(
+    params, name: str, *, minimum: int = 1, maximum: int = MAX_ID, default: int | None = None, message: str = ""
+) -> int | None:
     """A whole-number query parameter, given at most once, within [minimum, maximum]; else a
     400 naming it. `default` when it is absent (or empty)."""
     values = params.getlist(name) if hasattr(params, "getlist") else [params.get(name)]
@@ -90,11 +113,24 @@ def int_param(params, name: str, *, minimum: int = 1, maximum: int = MAX_ID, def
         return default
     if len(values) > 1:
         raise serializers.ValidationError({name: [f"Give {name} once."]})
-    raw = values[0].strip()
-    digits = raw[1:] if raw[:1] in "+-" else raw
-    if not digits.isdigit() or len(digits) > 20 or not minimum <= int(raw) <= maximum:
-        raise serializers.ValidationError({name: [f"A whole number from {minimum} to {maximum}."]})
-    return int(raw)
+    return whole_number(values[0], name, minimum=minimum, maximum=maximum, message=message)
+
+
+def id_param(params, name: str, *, what: str = "an") -> int | None:
+    """The id given as query parameter ``name`` (None when absent); a 400 naming it unless
+    it is a whole number a database key can hold."""
+    return int_param(params, name, minimum=1, message=f"Must be {what} id (a whole number from 1).")
+
+
+class JSONField(serializers.JSONField):
+    """``serializers.JSONField`` whose JSON *strings* are decoded like JSON bodies:
+    ``1e999999`` and deep nesting are invalid, not a 500. Model ``JSONField``s map to it
+    (``GradentConfig.ready``)."""
+
+    def __init__(self, **kwargs):
+        if kwargs.get("decoder") is None:
+            kwargs["decoder"] = StrictJSONDecoder
+        super().__init__(**kwargs)
 
 
 class StrictLimitOffsetPagination(LimitOffsetPagination):

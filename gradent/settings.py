@@ -221,6 +221,16 @@ REST_FRAMEWORK = {
     "PAGE_SIZE": 50,
     "EXCEPTION_HANDLER": "gradent.api.exception_handler",
 }
+# --- Bad input and what workspace members may name (issue 9) ---------------------------
+# Input JSON (API bodies, JSON typed into pages) may nest this deep; deeper, and numbers
+# out of the float range (1e999999), are a 400 naming the field.
+GRADENT_JSON_MAX_DEPTH = env_int("GRADENT_JSON_MAX_DEPTH", 64, minimum=2)
+# JSON bodies only (above), through the strict parser.
+REST_FRAMEWORK["DEFAULT_PARSER_CLASSES"] = ["gradent.parsers.JSONParser"]
+# The Python functions a "callable" monitor probe may name (dotted paths). Workspace members
+# choose among these; nothing else is imported. Checked by `manage.py check` (proactive.E003).
+GRADENT_CALLABLE_PROBES = env_list("GRADENT_CALLABLE_PROBES", [])
+
 SIMPLE_JWT = {
     "AUTH_HEADER_TYPES": ("Bearer",),
     "SIGNING_KEY": SECRET_KEY,

@@ -6,6 +6,7 @@ from django import forms
 from django.contrib import admin, messages
 from rest_framework.exceptions import ValidationError as DRFValidationError
 
+from gradent.lib.jsonutil import StrictJSONDecoder
 from notifications.models import Channel, Notification
 from notifications.serializers import describe_channel, validate_channel_config
 from notifications.services import channel_enable, channel_send_test, notification_resend
@@ -14,6 +15,7 @@ from notifications.transports import get_transport_class, kind_choices
 
 class ChannelAdminForm(forms.ModelForm):
     secret_config = forms.JSONField(
+        decoder=StrictJSONDecoder,
         label="Secret settings",
         required=False,
         widget=forms.PasswordInput(render_value=False),

@@ -3,7 +3,7 @@ from __future__ import annotations
 from rest_framework import serializers
 
 from agents.models import Agent
-from gradent.api import StrictModelSerializer, StrictSerializer
+from gradent.api import JSONField, StrictModelSerializer, StrictSerializer
 from notifications.models import Channel, ChannelKind, Notification, NotifyEvent, default_events
 from notifications.transports import get_transport_class, kind_choices
 
@@ -33,7 +33,7 @@ def describe_channel(channel: Channel) -> str:
 class ChannelSerializer(StrictModelSerializer):
     workspace_id = serializers.IntegerField(required=False, help_text="Defaults to your personal workspace.")
     kind = serializers.ChoiceField(choices=ChannelKind.choices)  # the registry's, set in __init__
-    config = serializers.JSONField(
+    config = JSONField(
         help_text=(
             "The kind's settings. discord: {url, username?}; ntfy: {server?, topic, token?, priority?, tags?}; "
             "slack: {url}; webhook: {url, signing_secret?}; email: {to: [...]}. Secret ones (webhook URLs, "

@@ -9,6 +9,7 @@ from rest_framework.views import APIView
 
 from agents.models import RunStatus
 from agents.serializers import RunSerializer
+from gradent.api import whole_number
 from proactive import timing
 from proactive.models import Monitor, Schedule, Suggestion, Trigger, Webhook
 from proactive.serializers import (
@@ -121,11 +122,7 @@ class ScheduleViewSet(AgentBoundViewSet):
 
 
 def _count(raw: str | None) -> int:
-    if raw is None:
-        return 10
-    if not raw.isdigit() or not 1 <= int(raw) <= 100:
-        raise serializers.ValidationError({"count": "Must be a number from 1 to 100."})
-    return int(raw)
+    return whole_number(raw, "count", minimum=1, maximum=100, default=10, message="Must be a number from 1 to 100.")
 
 
 class MonitorViewSet(AgentBoundViewSet):

@@ -26,6 +26,7 @@ class ProactiveConfig(AppConfig):
         for source in ("ScheduleSource", "MonitorSource", "WebhookDeliverySource", "SuggestionSource"):
             register_source(f"proactive.sources.{source}")
         checks.register(check_plugins)
+        checks.register(check_callable_probes)
         post_save.connect(sync_agent_schedule, sender=Agent, dispatch_uid="proactive.sync_agent_schedule")
 
 
@@ -50,3 +51,10 @@ def check_plugins(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
     from proactive.signatures import SCHEMES
 
     return [*PROBES.check(), *SCHEMES.check()]
+
+
+def check_callable_probes(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
+    """Each path in GRADENT_CALLABLE_PROBES must import to a callable (proactive.E003)."""
+    from proactive.probes.callable import check_allowed_paths
+
+    return check_allowed_paths(app_configs, **kwargs)

@@ -161,6 +161,13 @@ class Provider:
         """Ask the model for the next turn given the conversation so far."""
         raise NotImplementedError
 
+    def tool_failed(self, call: ToolCall, error: str) -> str | None:
+        """What a tool call that failed (a ``ToolError``) means for the run. ``None``, the
+        default: the error goes back to the model as the tool's result and it may try
+        something else. A reason: the run ends failed with it (the scripted provider, whose
+        steps cannot react)."""
+        return None
+
     @classmethod
     def validate_settings(cls, settings: dict) -> dict:
         """Check ``settings`` and return a cleaned copy with defaults filled in.

@@ -20,11 +20,17 @@ last step output as JSON).
 Template context: ``input`` (run input), ``payload`` (event payload),
 ``steps`` (outputs by step id and by 0-based index: ``steps.fetch``,
 ``steps.0``) and ``last`` (the most recent output, null before any).
+
+A step whose tool fails (a refused URL, a timeout, bad arguments) fails the run, with a
+reason naming the step; the failure is retried like any other when it is not permanent
+(a timeout, a refused connection). A step with ``"continue_on_error": true`` goes on
+instead, and its output is ``{"error": "…", "permanent": bool}`` for the steps after it.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from typing import Any, ClassVar
 
 from agents.providers.base import (
@@ -42,7 +48,7 @@ from agents.providers.base import (
 from gradent.lib.jsonutil import jsonable
 from gradent.lib.templating import TemplateError, render, render_string
 
-_STEP_KEYS = {"tool", "args", "id"}
+_STEP_KEYS = {"tool", "args", "id", "continue_on_error"}
 _SETTINGS_KEYS = {"steps", "answer"}
 
 
@@ -72,7 +78,9 @@ class ScriptedProvider(Provider):
                 raise settings_error(f"{where} must be an object with a 'tool' name")
             extra = sorted(set(step) - _STEP_KEYS)
             if extra:
-                raise settings_error(f"{where}: unknown key(s) {', '.join(extra)}; allowed: args, id, tool")
+                raise settings_error(
+                    f"{where}: unknown key(s) {', '.join(extra)}; allowed: args, continue_on_error, id, tool"
+                )
             tool = step.get("tool")
             if not isinstance(tool, str) or not tool.strip():
                 raise settings_error(f"{where}: 'tool' must be a non-empty string")
@@ -82,6 +90,11 @@ class ScriptedProvider(Provider):
             if not isinstance(args, dict):
                 raise settings_error(f"{where} ({tool}): 'args' must be an object")
             cleaned: dict[str, Any] = {"tool": tool.strip(), "args": args}
+            continue_on_error = step.get("continue_on_error", False)
+            if not isinstance(continue_on_error, bool):
+                raise settings_error(f"{where} ({tool}): 'continue_on_error' must be true or false")
+            if continue_on_error:
+                cleaned["continue_on_error"] = True
             step_id = step.get("id")
             if step_id is not None and step_id != "":
                 if not isinstance(step_id, str) or not step_id.replace("_", "").replace("-", "").isalnum():
@@ -152,6 +165,22 @@ class ScriptedProvider(Provider):
             request={"provider": self.name, "step": index, "answer": answer_template},
             raw={"answer": text},
         )
+
+    def tool_failed(self, call: ToolCall, error: str) -> str | None:
+        """A failed step fails the run, unless it says ``continue_on_error``."""
+        match = _CALL_ID.fullmatch(call.id)
+        steps: list[dict] = self.settings["steps"]
+        index = int(match.group(1)) if match else None
+        if index is None or index >= len(steps):
+            return f"Scripted step {call.name} failed: {error}"
+        step = steps[index]
+        if step.get("continue_on_error"):
+            return None
+        name = f"steps[{index}]" + (f" '{step['id']}'" if step.get("id") else "") + f" ({step['tool']})"
+        return f"Scripted step {name} failed: {error}"
+
+
+_CALL_ID = re.compile(r"scripted_(\d+)(?:_.*)?")
 
 
 def build_template_context(context: RunContext, script: list[dict] | None = None) -> dict[str, Any]:

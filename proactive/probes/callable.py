@@ -6,8 +6,11 @@ returns a dict of values (keys are value names; they should be strings) or a num
 becomes ``{"value": n}``.  Import errors and exceptions raised by the function are
 :class:`ProbeError` with the exception text.
 
-The path is code the operator installed, configured by workspace members: like
-``GRADENT_EXTRA_PROBES`` it runs in the worker process with its full rights.
+Only the functions the operator registered may be named: ``GRADENT_CALLABLE_PROBES`` lists
+their dotted paths (the ``proactive.E003`` system check imports each). Workspace members
+choose among them; any other path is refused when a monitor is saved (``path``) and, for a
+monitor stored before its path was taken off the list, when it is checked, without being
+imported. A registered function runs in the worker process with its full rights.
 """
 
 from __future__ import annotations
@@ -15,15 +18,55 @@ from __future__ import annotations
 import re
 from typing import Any, ClassVar
 
+from django.conf import settings
+from django.core import checks
 from django.utils.module_loading import import_string
 from rest_framework import serializers
 
 from proactive.probes.base import Probe, ProbeContext, ProbeError, ProbeResult
 
-__all__ = ["CallableProbe"]
+__all__ = ["CallableProbe", "allowed_paths", "check_allowed_paths"]
+
+SETTING = "GRADENT_CALLABLE_PROBES"
 
 _DOTTED_PATH = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)+$")
 _MAX_SUMMARY_VALUES = 4
+
+
+def allowed_paths() -> list[str]:
+    """The dotted paths the operator registered (``GRADENT_CALLABLE_PROBES``: a list, or a
+    comma-separated string)."""
+    value = getattr(settings, SETTING, None) or []
+    if isinstance(value, str):
+        value = value.split(",")
+    if not isinstance(value, list | tuple):
+        return []
+    return [path.strip() for path in value if isinstance(path, str) and path.strip()]
+
+
+def check_allowed_paths(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
+    """``proactive.E003``: each registered path is a dotted path that imports to a callable."""
+    value = getattr(settings, SETTING, None) or []
+    if not isinstance(value, str | list | tuple):
+        message = f"{SETTING} must be a list of dotted paths, not {type(value).__name__}"
+        return [checks.Error(message, id="proactive.E003")]
+    errors = []
+    for path in allowed_paths():
+        problem = None
+        if not _DOTTED_PATH.match(path):
+            problem = "is not a dotted path (package.module.function)"
+        else:
+            try:
+                function = import_string(path)
+            except Exception as exc:  # a broken module must not crash the check itself
+                problem = f"cannot be imported: {_short(exc)}"
+            else:
+                if not callable(function):
+                    problem = "is not callable"
+        if problem:
+            message = f"callable probe {path!r} {problem} (listed in {SETTING})"
+            errors.append(checks.Error(message, hint=f"Check {SETTING}.", id="proactive.E003"))
+    return errors
 
 
 def _short(text: str, limit: int = 300) -> str:
@@ -44,10 +87,18 @@ class CallableProbe(Probe):
             value = value.strip()
             if not _DOTTED_PATH.match(value) or any(part.startswith("__") for part in value.split(".")):
                 raise serializers.ValidationError("Use a dotted path like package.module.function.")
+            allowed = allowed_paths()
+            if value not in allowed:
+                choices = f"one of: {', '.join(allowed)}" if allowed else "none are registered"
+                raise serializers.ValidationError(
+                    f"{value} is not a callable the operator registered ({SETTING}); {choices}."
+                )
             return value
 
     def check(self, *, context: ProbeContext) -> ProbeResult:
-        path = self.config["path"]
+        path = self.config.get("path")
+        if not isinstance(path, str) or path not in allowed_paths():
+            raise ProbeError(f"{path} is not a registered callable ({SETTING}); it was not run")
         try:
             function = import_string(path)
         except ImportError as exc:

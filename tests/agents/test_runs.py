@@ -151,9 +151,11 @@ def test_it_flags_a_run_that_answered_without_calling_a_tool():
     assert not run2.no_tool_calls
 
 
-def test_it_feeds_tool_errors_back_instead_of_failing():
+def test_a_scripted_step_that_continues_on_error_feeds_the_error_to_the_next():
     agent = make_agent(
-        provider_settings=scripted({"tool": "remember", "args": {"value": 1}}, answer="{{ last.error }}"),
+        provider_settings=scripted(
+            {"tool": "remember", "args": {"value": 1}, "continue_on_error": True}, answer="{{ last.error }}"
+        ),
         allowed_tools=["remember"],
     )
     run = start_run(agent)

@@ -136,8 +136,10 @@ def test_a_failed_run_reaches_discord_end_to_end(discord_peer, run_inline):
     assert {field["name"] for field in embed["fields"]} >= {"Agent", "Attempt", "Started by", "Error"}
 
 
-def test_a_monitor_flip_notifies_subscribers(django_capture_on_commit_callbacks):
+def test_a_monitor_flip_notifies_subscribers(django_capture_on_commit_callbacks, settings):
     from datetime import UTC, datetime, timedelta
+
+    settings.GRADENT_CALLABLE_PROBES = ["tests.notifications.test_events.queue_depth"]
 
     from proactive.models import Monitor
     from proactive.services import monitor_check

@@ -66,7 +66,11 @@ def test_another_workspaces_channel_is_not_found(notify_settings):
     step = run.steps.get()
     assert step.status == "error"
     assert "no channel named 'bobs'" in step.error and "alices" in step.error
-    assert not Notification.objects.exists()
+    # Nothing reached Bob's channel; the failed step fails the run, which Alice's channel hears of.
+    assert not Notification.objects.filter(channel__name="bobs").exists()
+    run.refresh_from_db()
+    assert run.status == "failed" and "steps[0] 'told' (notify) failed" in run.reason
+    assert [n.event for n in Notification.objects.all()] == ["run_failed"]
 
 
 def test_a_disabled_channel_is_an_error_the_agent_sees(notify_settings):

@@ -30,6 +30,11 @@ def reading(config, context):
     return dict(READING)
 
 
+@pytest.fixture(autouse=True)
+def _registered_callable(settings):
+    settings.GRADENT_CALLABLE_PROBES = [f"{__name__}.reading"]
+
+
 # --- makers -------------------------------------------------------------------------------
 
 

@@ -329,6 +329,14 @@ def test_metric_config_errors_name_the_field():
 # --------------------------------------------------------------------------- callable
 
 SEEN: list = []
+REGISTERED = ["probe_returning_values", "probe_returning_a_number", "probe_raising", "probe_returning_junk"]
+
+
+@pytest.fixture(autouse=True)
+def _registered_callables(settings):
+    # The operator's list (GRADENT_CALLABLE_PROBES): this module's probes and two broken paths.
+    paths = [f"{__name__}.{name}" for name in REGISTERED]
+    settings.GRADENT_CALLABLE_PROBES = [*paths, "no_such_module.fn", f"{__name__}.no_such_function"]
 
 
 def probe_returning_values(config, context):
