@@ -18,6 +18,7 @@ from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 
 from agents import events
+from gradent.lib.crypto import SecretUnreadable
 from notifications.conf import setting
 from notifications.models import (
     MESSAGE_EVENT,
@@ -176,7 +177,11 @@ def send_now(channel: Channel, message: Message) -> TransportResult:
         transport_class = get_transport_class(channel.kind)
     except (KeyError, ImportError) as exc:
         raise TransportError(f"No transport for this channel: {exc}", permanent=True, disable=False) from None
-    return transport_class(channel.full_config()).send(message)
+    try:
+        config = channel.full_config()
+    except SecretUnreadable as exc:
+        raise TransportError(str(exc)[:1].upper() + str(exc)[1:], permanent=True) from None
+    return transport_class(config).send(message)
 
 
 def notification_deliver(notification_id: int) -> str:
