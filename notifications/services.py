@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import logging
 import random
+import traceback
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -181,7 +182,11 @@ def send_now(channel: Channel, message: Message) -> TransportResult:
         config = channel.full_config()
     except SecretUnreadable as exc:
         raise TransportError(str(exc)[:1].upper() + str(exc)[1:], permanent=True) from None
-    return transport_class(config).send(message)
+    transport = transport_class(config)
+    try:
+        return transport.send(message)
+    except TransportError as exc:
+        raise transport.scrub(exc) from None
 
 
 def notification_deliver(notification_id: int) -> str:
@@ -218,8 +223,16 @@ def notification_deliver(notification_id: int) -> str:
     except TransportError as exc:
         return _record_failure(notification, exc)
     except Exception as exc:  # a bug in a transport must not lose the notification
-        logger.exception("transport %s crashed on notification %s", channel.kind, notification.pk)
-        return _record_failure(notification, TransportError(f"{exc.__class__.__name__}: {exc}"))
+        error = TransportError(f"{exc.__class__.__name__}: {exc}")  # redacted
+        # The frames without the exception's own text, which may hold the channel's URL.
+        logger.error(
+            "transport %s crashed on notification %s: %s\n%s",
+            channel.kind,
+            notification.pk,
+            error.message,
+            "".join(traceback.format_tb(exc.__traceback__)),
+        )
+        return _record_failure(notification, error)
     this_attempt.update(
         status=NotificationStatus.SENT,
         sent_at=timezone.now(),

@@ -23,6 +23,7 @@ import requests
 from django.core.exceptions import ValidationError
 
 from gradent.lib import safehttp
+from gradent.lib.redact import redact
 
 __all__ = [
     "STOP_END",
@@ -418,10 +419,8 @@ class HTTPProvider(Provider):
         for name, value in (self.settings.get("extra_headers") or {}).items():
             if any(word in name.lower() for word in _SECRET_HEADER_WORDS):
                 secrets.append(value)
-        for secret in secrets:
-            if secret and len(secret) >= 4:
-                text = text.replace(secret, "[redacted]")
-        return text
+        # URL path tokens, query values and userinfo too (a base_url may carry ?key=).
+        return redact(text, secrets)
 
     def post(self, body: dict) -> dict:
         """POST ``body`` as JSON and return the decoded 2xx JSON object.

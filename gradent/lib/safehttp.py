@@ -18,7 +18,9 @@ What it guarantees, for LLM providers, the ``http_request`` agent tool and anyth
   address is the target's.
 
 Network failures surface as ``requests.exceptions.ConnectionError`` / ``Timeout`` (retryable);
-:class:`UnsafeURLError` and :class:`ResponseTooLarge` are permanent.  Headers are never logged.
+:class:`UnsafeURLError` and :class:`ResponseTooLarge` are permanent.  Headers are never logged,
+and the text of every exception raised here has passed :func:`gradent.lib.redact.redact`, so
+the URL's path tokens, query values and userinfo are not in it.
 """
 
 from __future__ import annotations
@@ -50,7 +52,21 @@ from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.exceptions import ConnectTimeoutError, NameResolutionError, NewConnectionError
 from urllib3.util import connection as urllib3_connection
 
+from gradent.lib.redact import redact
+
 logger = logging.getLogger(__name__)
+
+
+class _RedactingFilter(logging.Filter):
+    """urllib3 logs each request line at DEBUG, with the path and query (a webhook's token)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.msg, record.args = redact(record.getMessage()), None
+        return True
+
+
+for _name in ("urllib3.connectionpool", "urllib3.connection", "urllib3.util.retry"):
+    logging.getLogger(_name).addFilter(_RedactingFilter())
 
 __all__ = [
     "DEFAULT_MAX_BYTES",
@@ -601,6 +617,35 @@ def _remove_headers(headers: CaseInsensitiveDict[str], names: Iterable[str]) -> 
         headers.pop(name, None)
 
 
+def _without_secrets(exc: requests.exceptions.RequestException) -> requests.exceptions.RequestException:
+    """The same exception with its text redacted: requests and urllib3 repeat the URL (path
+    and query included: a Discord token, an ntfy topic, ``?key=``) in their messages, which
+    callers store, log and show."""
+    text = redact(str(exc))
+    try:
+        clean = type(exc)(text, response=getattr(exc, "response", None))
+    except TypeError:
+        clean = requests.exceptions.ConnectionError(text)
+    return clean
+
+
+def _root_cause(exc: BaseException) -> BaseException | None:
+    """The innermost cause (usually the OSError: "Connection refused"), when its text names
+    no URL; chained so callers can describe the failure without the wrapper's URL."""
+    reason, seen = exc, 0
+    while seen < 10:
+        inner = reason.__cause__ or reason.__context__
+        if inner is None and reason.args and isinstance(reason.args[0], BaseException):
+            inner = reason.args[0]
+        if inner is None:
+            break
+        reason, seen = inner, seen + 1
+    reason = getattr(reason, "reason", reason)
+    if reason is exc or not isinstance(reason, BaseException) or redact(str(reason)) != str(reason):
+        return None
+    return reason
+
+
 def _timeout_error(total: float) -> requests.exceptions.Timeout:
     return requests.exceptions.Timeout(f"request exceeded its total timeout of {total:g}s")
 
@@ -720,14 +765,14 @@ def request(
                 elapsed_ms=elapsed_ms,
             )
         raise AssertionError("unreachable")  # pragma: no cover
-    except requests.exceptions.Timeout:
-        raise
+    except requests.exceptions.Timeout as exc:
+        raise _without_secrets(exc) from _root_cause(exc)
     except (requests.exceptions.RequestException, OSError) as exc:
         if guard.expired:
-            raise _timeout_error(total_timeout) from exc
+            raise _timeout_error(total_timeout) from _root_cause(exc)
         if isinstance(exc, requests.exceptions.RequestException):
-            raise
-        raise requests.exceptions.ConnectionError(str(exc)) from exc
+            raise _without_secrets(exc) from _root_cause(exc)
+        raise requests.exceptions.ConnectionError(redact(str(exc))) from _root_cause(exc)
     finally:
         guard.finish()
         session.close()
