@@ -2,10 +2,28 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.core import checks
 from django.db import DatabaseError
 
 from gradent.lib import crypto
+
+
+@checks.register()
+def check_private_urls_setting(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
+    """The global allow-list of private addresses became one per purpose (issue 9)."""
+    if not getattr(settings, "GRADENT_ALLOW_PRIVATE_URLS", None):
+        return []
+    return [
+        checks.Warning(
+            "GRADENT_ALLOW_PRIVATE_URLS now only allows private addresses for model endpoints.",
+            hint=(
+                "Rename it GRADENT_ALLOW_PRIVATE_URLS_MODELS; agent tools, monitor probes and notification "
+                "channels have their own lists: GRADENT_ALLOW_PRIVATE_URLS_TOOLS, _PROBES, _CHANNELS."
+            ),
+            id="gradent.W002",
+        )
+    ]
 
 
 @checks.register(checks.Tags.database)

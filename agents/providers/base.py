@@ -442,6 +442,7 @@ class HTTPProvider(Provider):
                 # A redirected POST is usually silently turned into a GET by
                 # HTTP clients; better to tell the user to fix base_url.
                 follow_redirects=False,
+                purpose=safehttp.MODELS,
             )
         except safehttp.UnsafeURLError as exc:
             raise ProviderError(

@@ -146,6 +146,7 @@ class HTTPTransport(Transport):
                 # A notification endpoint that redirects is misconfigured; following a POST
                 # redirect would also turn it into a GET.
                 follow_redirects=False,
+                purpose=safehttp.CHANNELS,
             )
         except safehttp.UnsafeURLError as exc:
             raise TransportError(f"Refused: {exc}", permanent=True) from None
@@ -216,14 +217,16 @@ def refuse_private_literal(url: str) -> None:
     try:
         ipaddress.ip_address(host)
     except ValueError:
-        if host in ("localhost", "localhost.localdomain") and not safehttp.is_private_allowed(host, "127.0.0.1"):
+        if host in ("localhost", "localhost.localdomain") and not safehttp.is_private_allowed(
+            host, "127.0.0.1", safehttp.CHANNELS
+        ):
             raise serializers.ValidationError(
-                "localhost is not a public address (allow it with GRADENT_ALLOW_PRIVATE_URLS)"
+                "localhost is not a public address (allow it with GRADENT_ALLOW_PRIVATE_URLS_CHANNELS)"
             ) from None
         return
-    if not safehttp.ip_is_public(host) and not safehttp.is_private_allowed(host, host):
+    if not safehttp.ip_is_public(host) and not safehttp.is_private_allowed(host, host, safehttp.CHANNELS):
         raise serializers.ValidationError(
-            f"{host} is not a public address (allow it with the GRADENT_ALLOW_PRIVATE_URLS setting)"
+            f"{host} is not a public address (allow it with the GRADENT_ALLOW_PRIVATE_URLS_CHANNELS setting)"
         )
 
 
