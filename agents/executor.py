@@ -320,7 +320,11 @@ class Executor:
                 api_key = crypto.reveal(self.agent.api_key, what="API key") or None
             except crypto.SecretUnreadable as exc:
                 raise RunEnded(RunStatus.FAILED, f"Configuration: {exc}") from None
-        return provider_class(model=self.agent.model, settings=self.agent.provider_settings or {}, api_key=api_key)
+        try:
+            provider_settings = self.agent.provider_settings_with_secrets()
+        except crypto.SecretUnreadable as exc:
+            raise RunEnded(RunStatus.FAILED, f"Configuration: {exc}") from None
+        return provider_class(model=self.agent.model, settings=provider_settings, api_key=api_key)
 
     def allowed_tools(self) -> dict[str, type[Tool]]:
         tools: dict[str, type[Tool]] = {}

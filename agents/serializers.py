@@ -17,7 +17,13 @@ class AgentSerializer(serializers.ModelSerializer):
     )
     has_api_key = serializers.SerializerMethodField()
     allowed_tools = serializers.ListField(child=serializers.CharField(), required=False)
-    provider_settings = serializers.JSONField(required=False)
+    provider_settings = serializers.JSONField(
+        required=False,
+        help_text=(
+            "Provider options. extra_headers values are write-only: read back as ********; send ******** to "
+            "keep a stored value; leave extra_headers out to keep them all, {} to remove them."
+        ),
+    )
 
     class Meta:
         model = Agent
@@ -32,6 +38,11 @@ class AgentSerializer(serializers.ModelSerializer):
 
     def get_has_api_key(self, agent: Agent) -> bool:
         return bool(agent.api_key)
+
+    def to_representation(self, agent: Agent) -> dict:
+        data = super().to_representation(agent)
+        data["provider_settings"] = agent.shown_provider_settings()  # extra header values masked
+        return data
 
     def validate(self, attrs: dict) -> dict:
         instance = self.instance
