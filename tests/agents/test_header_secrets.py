@@ -164,3 +164,17 @@ def test_the_migration_encrypts_plaintext_headers():
 def _owner_fields(model, user) -> dict:
     names = {field.name for field in model._meta.get_fields()}
     return {"owner": user} if "owner" in names else {}
+
+
+@pytest.mark.django_db
+def test_unreadable_header_values_fail_the_run_and_survive_an_edit(api, settings, run_inline):
+    settings.GRADENT_ENCRYPTION_KEY = "key one"
+    agent_id = create(api, extra_headers={"api-key": SECRET})["id"]
+    before = raw_columns(agent_id)
+    settings.GRADENT_ENCRYPTION_KEY = "key two"
+    assert api("patch", f"/api/agents/{agent_id}/", {"description": "edited"}).status_code == 200
+    assert raw_columns(agent_id) == before
+    with run_inline(execute=True):
+        run = start_run(Agent.objects.get(pk=agent_id))
+    run.refresh_from_db()
+    assert run.status == "failed" and "extra header values cannot be decrypted" in run.reason

@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+import json
+import socket
+
 import pytest
 import requests
 
@@ -47,3 +50,48 @@ def test_safehttp_errors_carry_no_path_or_query_but_keep_the_cause(allow_loopbac
     text = str(caught.value)
     assert "SeCrEtToKeN" not in text and "QuErY" not in text and "127.0.0.1" in text
     assert isinstance(caught.value.__cause__, ConnectionRefusedError)
+
+
+@pytest.mark.django_db
+def test_a_model_endpoint_error_keeps_its_key_out_of_the_run(allow_loopback, run_inline):
+    from agents.models import Run
+    from agents.services import start_run
+    from tests.helpers import make_agent
+
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    sock.close()
+    agent = make_agent(
+        provider="openai",
+        model="m",
+        max_attempts=1,
+        provider_settings={"base_url": f"http://127.0.0.1:{port}/v1?key=AIzaModelKey"},
+    )
+    with run_inline(execute=True):
+        run = start_run(agent)
+    run = Run.objects.get(pk=run.pk)
+    assert run.status == "failed" and f"127.0.0.1:{port}" in (run.error + run.reason)
+    assert "AIzaModelKey" not in run.error + run.reason + json.dumps(list(run.steps.values("error", "output")))
+
+
+@pytest.mark.django_db
+def test_a_tool_error_keeps_the_path_token_out_of_the_step(allow_loopback):
+    from agents.executor import execute_run
+    from agents.services import start_run
+    from tests.helpers import make_agent
+
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    sock.close()
+    url = f"http://127.0.0.1:{port}/hooks/ToolPathToken9?sig=ToolQuerySig9"
+    agent = make_agent(
+        provider_settings={"steps": [{"tool": "http_request", "args": {"url": url}}], "answer": "x"},
+        allowed_tools=["http_request"],
+    )
+    run = start_run(agent)
+    execute_run(run.pk)
+    step = run.steps.get()
+    assert step.status == "error" and "Connection refused" in step.error
+    assert "ToolPathToken9" not in step.error and "ToolQuerySig9" not in step.error
