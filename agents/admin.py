@@ -28,6 +28,11 @@ class AgentAdminForm(forms.ModelForm):
             "max_attempts", "auto_pause_after", "schedule", "run_on_schedule",
         ]  # fmt: skip
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.instance.pk:  # extra header values are never shown: ******** keeps a stored value
+            self.initial["provider_settings"] = self.instance.shown_provider_settings()
+
     def clean(self):
         cleaned = super().clean()
         if not cleaned.get("api_key") and self.instance.pk:

@@ -31,6 +31,7 @@ from agents.providers.base import Provider, ProviderError, RunContext
 from agents.services import agent_record_outcome, release_waiting_run
 from agents.tools import get_tool
 from agents.tools.base import FinishRun, Tool, ToolContext, ToolError
+from gradent.lib import crypto
 from gradent.lib.jsonutil import jsonable
 from gradent.lib.prompting import fence_untrusted
 
@@ -316,14 +317,22 @@ class Executor:
             provider_class = get_provider_class(self.agent.provider)
         except (KeyError, ValueError) as exc:
             raise RunEnded(RunStatus.FAILED, f"Configuration: {exc}") from None
-        api_key = self.agent.api_key or None
         if self.agent.api_key_env:
             api_key = os.environ.get(self.agent.api_key_env)
             if not api_key:
                 raise RunEnded(
                     RunStatus.FAILED, f"Configuration: environment variable {self.agent.api_key_env} is not set."
                 )
-        return provider_class(model=self.agent.model, settings=self.agent.provider_settings or {}, api_key=api_key)
+        else:
+            try:
+                api_key = crypto.reveal(self.agent.api_key, what="API key") or None
+            except crypto.SecretUnreadable as exc:
+                raise RunEnded(RunStatus.FAILED, f"Configuration: {exc}") from None
+        try:
+            provider_settings = self.agent.provider_settings_with_secrets()
+        except crypto.SecretUnreadable as exc:
+            raise RunEnded(RunStatus.FAILED, f"Configuration: {exc}") from None
+        return provider_class(model=self.agent.model, settings=provider_settings, api_key=api_key)
 
     def allowed_tools(self) -> dict[str, type[Tool]]:
         tools: dict[str, type[Tool]] = {}

@@ -56,7 +56,8 @@ class AgentForm(forms.ModelForm):
         required=False,
         widget=forms.Textarea(attrs={"rows": 10, "class": "mono", "spellcheck": "false"}),
         help_text=(
-            "A JSON object. OpenAI-compatible and Anthropic: base_url, temperature, timeout…; "
+            "A JSON object. OpenAI-compatible and Anthropic: base_url, temperature, timeout, extra_headers "
+            "(values stored encrypted and shown as ********, which keeps them); "
             'scripted: {"steps": [{"tool": "…", "args": {…}}], "answer": "…"}.'
         ),
     )
@@ -112,6 +113,8 @@ class AgentForm(forms.ModelForm):
         if editing:
             # The API refuses moves too: runs, threads and schedules stay in one workspace.
             self.fields["workspace"].disabled = True
+            # Extra header values are never shown: ******** keeps a stored value.
+            self.initial["provider_settings"] = self.instance.shown_provider_settings()
             if self.instance.api_key:
                 self.fields[
                     "api_key"

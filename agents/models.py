@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 from decimal import Decimal
 
@@ -9,8 +10,12 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
+from gradent.lib import crypto
 from gradent.lib.crypto import EncryptedTextField
 from workspaces.models import Workspace
+
+# What reads show instead of an extra header's value; sending it back keeps the stored value.
+HEADER_VALUE_MASK = "********"
 
 
 class OverlapPolicy(models.TextChoices):
@@ -56,6 +61,13 @@ class Agent(models.Model):
         help_text="Name of the environment variable that holds the API key.",
     )
     api_key = EncryptedTextField("API key", blank=True, help_text="Stored encrypted; used when no variable is named.")
+    # provider_settings.extra_headers lives here: header values are credentials as often as not
+    # (api-key, X-Auth…). Written through provider_settings; see absorb_extra_headers().
+    header_secrets = EncryptedTextField(
+        "extra headers",
+        blank=True,
+        help_text="provider_settings.extra_headers as a JSON object, stored encrypted; values are never shown.",
+    )
     allowed_tools = models.JSONField(
         "allowed tools", default=list, blank=True, help_text="Names of the tools this agent may call."
     )
@@ -104,9 +116,80 @@ class Agent(models.Model):
     def __str__(self) -> str:
         return self.name
 
+    def save(self, *args, **kwargs) -> None:
+        self.absorb_extra_headers()
+        update_fields = kwargs.get("update_fields")
+        if update_fields is not None and "provider_settings" in update_fields:
+            kwargs["update_fields"] = {*update_fields, "header_secrets"}
+        super().save(*args, **kwargs)
+
     @property
     def is_runnable(self) -> bool:
         return self.enabled and self.state == self.State.ACTIVE
+
+    @property
+    def extra_headers(self) -> dict[str, str]:
+        """The extra request headers, values included. Raises SecretUnreadable."""
+        text = crypto.reveal(self.header_secrets, what="extra header values")
+        if not text:
+            return {}
+        try:
+            value = json.loads(text)
+        except ValueError:
+            return {}
+        return {str(name): str(header) for name, header in value.items()} if isinstance(value, dict) else {}
+
+    def shown_provider_settings(self) -> dict:
+        """provider_settings as the API and the pages show them: header names, values masked."""
+        shown = dict(self.provider_settings or {})
+        names = self._header_names()
+        if names:
+            shown["extra_headers"] = dict.fromkeys(names, HEADER_VALUE_MASK)
+        return shown
+
+    def provider_settings_with_secrets(self) -> dict:
+        """provider_settings with the extra headers' values: what a provider is built with.
+        Raises SecretUnreadable when the stored values cannot be decrypted."""
+        settings_ = dict(self.provider_settings or {})
+        headers = self.extra_headers
+        if headers:
+            settings_["extra_headers"] = headers
+        return settings_
+
+    def _header_names(self) -> list[str]:
+        if crypto.is_unreadable(self.header_secrets):
+            return ["(unreadable: enter the extra headers again)"]
+        return list(self.extra_headers)
+
+    def absorb_extra_headers(self) -> None:
+        """Move provider_settings.extra_headers into the encrypted field.
+
+        Absent: the stored headers stay. An object: the headers become exactly those names;
+        a value equal to HEADER_VALUE_MASK (what reads show) keeps the stored value of that
+        name. {} or null removes them all. Stored values that cannot be decrypted are kept
+        while every value given is the mask.
+        """
+        if not isinstance(self.provider_settings, dict) or "extra_headers" not in self.provider_settings:
+            return
+        given = self.provider_settings.get("extra_headers") or {}
+        self.provider_settings = {k: v for k, v in self.provider_settings.items() if k != "extra_headers"}
+        if not isinstance(given, dict):
+            given = {}
+        if crypto.is_unreadable(self.header_secrets):
+            if given and all(value == HEADER_VALUE_MASK for value in given.values()):
+                return
+            stored: dict[str, str] = {}
+        else:
+            stored = self.extra_headers
+        by_lower = {name.lower(): value for name, value in stored.items()}
+        headers = {}
+        for name, value in given.items():
+            if value == HEADER_VALUE_MASK:
+                if str(name).lower() in by_lower:
+                    headers[str(name)] = by_lower[str(name).lower()]
+                continue  # a masked value for a header that was never stored: nothing to keep
+            headers[str(name)] = str(value)
+        self.header_secrets = json.dumps(headers, sort_keys=True) if headers else ""
 
     def primary_thread(self) -> Thread:
         thread = self.threads.filter(is_primary=True).first()

@@ -21,7 +21,13 @@ class AgentSerializer(StrictModelSerializer):
     )
     has_api_key = serializers.SerializerMethodField()
     allowed_tools = serializers.ListField(child=serializers.CharField(), required=False)
-    provider_settings = JSONField(required=False)
+    provider_settings = JSONField(
+        required=False,
+        help_text=(
+            "Provider options. extra_headers values are write-only: read back as ********; send ******** to "
+            "keep a stored value; leave extra_headers out to keep them all, {} to remove them."
+        ),
+    )
 
     class Meta:
         model = Agent
@@ -42,6 +48,11 @@ class AgentSerializer(StrictModelSerializer):
 
     def get_has_api_key(self, agent: Agent) -> bool:
         return bool(agent.api_key)
+
+    def to_representation(self, agent: Agent) -> dict:
+        data = super().to_representation(agent)
+        data["provider_settings"] = agent.shown_provider_settings()  # extra header values masked
+        return data
 
     def validate(self, attrs: dict) -> dict:
         instance = self.instance

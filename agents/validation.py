@@ -45,6 +45,9 @@ def validate_agent_config(
             cleaned = get_provider_class(provider).validate_settings(provider_settings) or {}
         except ValidationError as exc:
             errors["provider_settings"] = "; ".join(exc.messages)
+        if "extra_headers" not in provider_settings:
+            # Left out means "keep the stored ones" (Agent.absorb_extra_headers), not "none".
+            cleaned.pop("extra_headers", None)
     if not isinstance(allowed_tools, list) or not all(isinstance(t, str) for t in allowed_tools):
         errors["allowed_tools"] = "Must be a list of tool names."
     else:

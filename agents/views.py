@@ -81,7 +81,7 @@ def agent_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "threads": agent.threads.annotate(message_count=Count("messages")).order_by("-updated")[:10],
             "can_write": user_can_write(request.user, agent.workspace_id),
             "run_form": RunNowForm(),
-            "provider_settings_json": pretty_json(agent.provider_settings),
+            "provider_settings_json": pretty_json(agent.shown_provider_settings()),
         },
     )
 

@@ -176,7 +176,8 @@ def run_up(work: Path, name: str, model_url: str, runs_per_worker: int | None) -
         GRADENT_DATA_DIR=str(work / name),
         DJANGO_SUPERUSER_USERNAME="admin",
         DJANGO_SUPERUSER_PASSWORD=PASSWORD,
-        GRADENT_ALLOW_PRIVATE_URLS="127.0.0.1",
+        GRADENT_ALLOW_PRIVATE_URLS_MODELS="127.0.0.1",
+        GRADENT_ALLOW_PRIVATE_URLS_TOOLS="127.0.0.1",  # the tool mode's page is on loopback
         GRADENT_THROTTLE_RUN_START="100000/minute",
         GRADENT_THROTTLE_USER="100000/minute",
         GRADENT_RUNS_PER_HOUR="1000000",

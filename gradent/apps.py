@@ -22,3 +22,4 @@ class GradentConfig(AppConfig):
         admin_options.FORMFIELD_FOR_DBFIELD_DEFAULTS.setdefault(models.JSONField, {"decoder": StrictJSONDecoder})
         for model_admin in admin.site._registry.values():
             model_admin.formfield_overrides.setdefault(models.JSONField, {}).setdefault("decoder", StrictJSONDecoder)
+        from gradent import checks  # noqa: F401 - registers the checks

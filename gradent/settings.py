@@ -281,8 +281,20 @@ SESSION_COOKIE_SECURE = env_bool("GRADENT_SECURE_COOKIES", False)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 
 # --- Gradent --------------------------------------------------------------------------
-# Private/loopback targets the safe HTTP client may reach: "*", CIDRs, IPs or host names.
+# Outbound reach (gradent/lib/safehttp.py). Private/loopback targets allowed per purpose:
+# "*", CIDRs, IPs or host names. GRADENT_ALLOW_PRIVATE_URLS is the older, global name: it is
+# now only the default of the model endpoints' list (docs/decisions.md, issue 9).
 GRADENT_ALLOW_PRIVATE_URLS = env_list("GRADENT_ALLOW_PRIVATE_URLS", [])
+GRADENT_ALLOW_PRIVATE_URLS_MODELS = env_list("GRADENT_ALLOW_PRIVATE_URLS_MODELS", GRADENT_ALLOW_PRIVATE_URLS)
+GRADENT_ALLOW_PRIVATE_URLS_TOOLS = env_list("GRADENT_ALLOW_PRIVATE_URLS_TOOLS", [])
+GRADENT_ALLOW_PRIVATE_URLS_PROBES = env_list("GRADENT_ALLOW_PRIVATE_URLS_PROBES", [])
+GRADENT_ALLOW_PRIVATE_URLS_CHANNELS = env_list("GRADENT_ALLOW_PRIVATE_URLS_CHANNELS", [])
+# Where Gradent's own web server listens (host:port; 0.0.0.0 or [::] = every address of this
+# machine): agent tools, monitor probes and channels never connect there. `up` sets it.
+GRADENT_WEB_ADDRESSES = env_list("GRADENT_WEB_ADDRESSES", ["0.0.0.0:8000"])
+# Keys that stored secrets may still be encrypted with (comma-separated; after a rotation,
+# until `manage.py rotate_encryption_key` has run). New values use GRADENT_ENCRYPTION_KEY.
+GRADENT_ENCRYPTION_OLD_KEYS = [k.strip() for k in env_secret("GRADENT_ENCRYPTION_OLD_KEYS").split(",") if k.strip()]
 # Your own plug-ins, by dotted path, added to the built-ins (never replacing one; see
 # gradent/lib/registry.py): Tool and Provider subclasses, dispatcher Sources, Probes,
 # signature schemes. Transports and action handlers below take the same shape.

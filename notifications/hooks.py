@@ -70,8 +70,13 @@ def find(*, workspace_id: int, name: str, kind: str, enabled: bool | None = None
     channel = channels.first()
     if channel is None:
         return None
+    # Unreadable secrets (gradent.lib.crypto) are left out: the asking app sees them as unset.
     return ChannelRef(
-        pk=channel.pk, name=channel.name, kind=channel.kind, enabled=channel.enabled, config=channel.full_config()
+        pk=channel.pk,
+        name=channel.name,
+        kind=channel.kind,
+        enabled=channel.enabled,
+        config={**(channel.config or {}), **channel.secrets},
     )
 
 

@@ -8,6 +8,7 @@ from django.db import models
 from django.db.models import Q
 
 from agents.models import Agent
+from gradent.lib import crypto
 from gradent.lib.crypto import EncryptedTextField
 from notifications.transports import kind_choices
 from workspaces.models import Workspace
@@ -122,8 +123,14 @@ class Channel(models.Model):
         return f"{self.name} ({self.kind})"
 
     @property
+    def secrets_unreadable(self) -> bool:
+        """The stored secrets cannot be decrypted with the configured keys (gradent.lib.crypto)."""
+        return crypto.is_unreadable(self.secret)
+
+    @property
     def secrets(self) -> dict:
-        if not self.secret:
+        """The stored secrets; {} when there are none or they cannot be decrypted."""
+        if not self.secret or self.secrets_unreadable:
             return {}
         try:
             value = json.loads(self.secret)
@@ -136,7 +143,8 @@ class Channel(models.Model):
         return dict(kind_choices()).get(self.kind, self.kind)
 
     def full_config(self) -> dict:
-        """Config and secrets together: what the transport needs."""
+        """Config and secrets together: what the transport needs. Raises SecretUnreadable."""
+        crypto.reveal(self.secret, what=f"secrets of channel {self.name!r}")
         return {**(self.config or {}), **self.secrets}
 
     def set_full_config(self, full: dict, *, secret_fields: tuple[str, ...]) -> None:
@@ -144,6 +152,8 @@ class Channel(models.Model):
         public = {key: value for key, value in full.items() if key not in secret_fields}
         hidden = {key: value for key, value in full.items() if key in secret_fields and value not in (None, "")}
         self.config = public
+        if not hidden and self.secrets_unreadable:
+            return  # nothing entered again: what cannot be read is kept, never blanked
         self.secret = json.dumps(hidden, sort_keys=True) if hidden else ""
 
     @property

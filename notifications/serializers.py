@@ -24,6 +24,8 @@ def validate_channel_config(*, kind: str, config: dict, stored: dict | None = No
 
 
 def describe_channel(channel: Channel) -> str:
+    if channel.secrets_unreadable:
+        return f"{channel.kind} (its stored secrets cannot be decrypted: enter them again)"
     try:
         return get_transport_class(channel.kind).describe(channel.full_config())
     except (KeyError, ImportError):
@@ -96,7 +98,7 @@ class ChannelSerializer(StrictModelSerializer):
             raise serializers.ValidationError({"workspace_id": "A channel cannot move between workspaces."})
         kind = attrs.get("kind", instance.kind if instance else None)
         if "config" in attrs or "kind" in attrs or instance is None:
-            config = attrs.get("config", instance.full_config() if instance else {})
+            config = attrs.get("config", {**instance.config, **instance.secrets} if instance else {})
             if not isinstance(config, dict):
                 raise serializers.ValidationError({"config": "Must be a JSON object."})
             same_kind = instance is not None and instance.kind == kind

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import logging
 import random
+import traceback
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -18,6 +19,7 @@ from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 
 from agents import events
+from gradent.lib.crypto import SecretUnreadable
 from notifications.conf import setting
 from notifications.models import (
     MESSAGE_EVENT,
@@ -176,7 +178,15 @@ def send_now(channel: Channel, message: Message) -> TransportResult:
         transport_class = get_transport_class(channel.kind)
     except (KeyError, ImportError) as exc:
         raise TransportError(f"No transport for this channel: {exc}", permanent=True, disable=False) from None
-    return transport_class(channel.full_config()).send(message)
+    try:
+        config = channel.full_config()
+    except SecretUnreadable as exc:
+        raise TransportError(str(exc)[:1].upper() + str(exc)[1:], permanent=True) from None
+    transport = transport_class(config)
+    try:
+        return transport.send(message)
+    except TransportError as exc:
+        raise transport.scrub(exc) from None
 
 
 def notification_deliver(notification_id: int) -> str:
@@ -213,8 +223,16 @@ def notification_deliver(notification_id: int) -> str:
     except TransportError as exc:
         return _record_failure(notification, exc)
     except Exception as exc:  # a bug in a transport must not lose the notification
-        logger.exception("transport %s crashed on notification %s", channel.kind, notification.pk)
-        return _record_failure(notification, TransportError(f"{exc.__class__.__name__}: {exc}"))
+        error = TransportError(f"{exc.__class__.__name__}: {exc}")  # redacted
+        # The frames without the exception's own text, which may hold the channel's URL.
+        logger.error(
+            "transport %s crashed on notification %s: %s\n%s",
+            channel.kind,
+            notification.pk,
+            error.message,
+            "".join(traceback.format_tb(exc.__traceback__)),
+        )
+        return _record_failure(notification, error)
     this_attempt.update(
         status=NotificationStatus.SENT,
         sent_at=timezone.now(),

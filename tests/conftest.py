@@ -29,5 +29,7 @@ def run_inline(monkeypatch, django_capture_on_commit_callbacks):
 
 @pytest.fixture
 def allow_loopback(settings):
-    settings.GRADENT_ALLOW_PRIVATE_URLS = ["127.0.0.0/8"]
+    """Loopback allowed for every purpose (models, tools, probes, channels)."""
+    for purpose in ("MODELS", "TOOLS", "PROBES", "CHANNELS"):
+        setattr(settings, f"GRADENT_ALLOW_PRIVATE_URLS_{purpose}", ["127.0.0.0/8"])
     return settings

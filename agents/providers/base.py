@@ -23,6 +23,7 @@ import requests
 from django.core.exceptions import ValidationError
 
 from gradent.lib import safehttp
+from gradent.lib.redact import redact
 
 __all__ = [
     "STOP_END",
@@ -425,10 +426,8 @@ class HTTPProvider(Provider):
         for name, value in (self.settings.get("extra_headers") or {}).items():
             if any(word in name.lower() for word in _SECRET_HEADER_WORDS):
                 secrets.append(value)
-        for secret in secrets:
-            if secret and len(secret) >= 4:
-                text = text.replace(secret, "[redacted]")
-        return text
+        # URL path tokens, query values and userinfo too (a base_url may carry ?key=).
+        return redact(text, secrets)
 
     def post(self, body: dict) -> dict:
         """POST ``body`` as JSON and return the decoded 2xx JSON object.
@@ -450,6 +449,7 @@ class HTTPProvider(Provider):
                 # A redirected POST is usually silently turned into a GET by
                 # HTTP clients; better to tell the user to fix base_url.
                 follow_redirects=False,
+                purpose=safehttp.MODELS,
             )
         except safehttp.UnsafeURLError as exc:
             raise ProviderError(

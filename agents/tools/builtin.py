@@ -36,6 +36,7 @@ class HttpRequestTool(Tool):
                 json=args.get("json"),
                 data=args.get("body"),
                 timeout=(5.0, 30.0),
+                purpose=safehttp.TOOLS,
             )
         except safehttp.UnsafeURLError as exc:
             raise ToolError(f"refused: {exc}", permanent=True) from None

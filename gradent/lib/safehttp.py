@@ -4,10 +4,14 @@ What it guarantees, for LLM providers, the ``http_request`` agent tool and anyth
 
 * only ``http`` and ``https`` URLs with a host;
 * the address actually connected to is public (see :func:`ip_is_public`), unless the
-  ``GRADENT_ALLOW_PRIVATE_URLS`` setting (or ``allow_private=True``) says otherwise.  The check
-  runs inside the urllib3 connection: the host name is resolved once, refused addresses are
-  never connected to, and the connected socket's peer address is checked again, so DNS
-  rebinding and every redirect hop go through the same policy;
+  allow-list of the request's *purpose* (``models``, ``tools``, ``probes``, ``channels``:
+  the ``GRADENT_ALLOW_PRIVATE_URLS_<PURPOSE>`` settings), or ``allow_private=True``, says
+  otherwise;
+* tools, probes and channels never connect to Gradent's own web server
+  (``GRADENT_WEB_ADDRESSES``), allowed or not.  The checks run inside the urllib3
+  connection: the host name is resolved once, refused addresses are never connected to, and
+  the connected socket's peer address is checked again, so DNS rebinding and every redirect
+  hop go through the same policy;
 * a connect timeout and a *total* deadline covering connect, redirects, headers and the whole
   body (a watchdog shuts the sockets down when it expires, so a server trickling bytes cannot
   hold a worker);
@@ -18,7 +22,9 @@ What it guarantees, for LLM providers, the ``http_request`` agent tool and anyth
   address is the target's.
 
 Network failures surface as ``requests.exceptions.ConnectionError`` / ``Timeout`` (retryable);
-:class:`UnsafeURLError` and :class:`ResponseTooLarge` are permanent.  Headers are never logged.
+:class:`UnsafeURLError` and :class:`ResponseTooLarge` are permanent.  Headers are never logged,
+and the text of every exception raised here has passed :func:`gradent.lib.redact.redact`, so
+the URL's path tokens, query values and userinfo are not in it.
 """
 
 from __future__ import annotations
@@ -50,16 +56,37 @@ from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.exceptions import ConnectTimeoutError, NameResolutionError, NewConnectionError
 from urllib3.util import connection as urllib3_connection
 
+from gradent.lib.redact import redact
+
 logger = logging.getLogger(__name__)
 
+
+class _RedactingFilter(logging.Filter):
+    """urllib3 logs each request line at DEBUG, with the path and query (a webhook's token)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.msg, record.args = redact(record.getMessage()), None
+        return True
+
+
+for _name in ("urllib3.connectionpool", "urllib3.connection", "urllib3.util.retry"):
+    logging.getLogger(_name).addFilter(_RedactingFilter())
+
 __all__ = [
+    "CHANNELS",
     "DEFAULT_MAX_BYTES",
     "DEFAULT_TIMEOUT",
     "MAX_REDIRECTS",
+    "MODELS",
+    "PROBES",
+    "PURPOSES",
+    "TOOLS",
     "ResponseTooLarge",
     "SafeResponse",
     "UnsafeURLError",
+    "allow_setting",
     "ip_is_public",
+    "is_own_server",
     "is_private_allowed",
     "request",
 ]
@@ -220,24 +247,41 @@ def _normalize_host(host: str) -> str:
     return host.rstrip(".")
 
 
-def _allow_entries() -> list[str]:
+# What a request is for. Each purpose has its own allow-list of private addresses
+# (GRADENT_ALLOW_PRIVATE_URLS_<PURPOSE>): a local model endpoint allowed for the models does
+# not open the LAN to every tenant's http_request tool.
+MODELS, TOOLS, PROBES, CHANNELS = "models", "tools", "probes", "channels"
+PURPOSES = (MODELS, TOOLS, PROBES, CHANNELS)
+# Purposes whose URLs tenants choose and whose answers they read: never Gradent's own server.
+_NEVER_SELF = frozenset({TOOLS, PROBES, CHANNELS})
+
+
+def allow_setting(purpose: str) -> str:
+    """The name of the setting that lists the private addresses ``purpose`` may reach."""
+    if purpose not in PURPOSES:
+        raise ValueError(f"unknown outbound purpose {purpose!r} (one of {', '.join(PURPOSES)})")
+    return f"GRADENT_ALLOW_PRIVATE_URLS_{purpose.upper()}"
+
+
+def _allow_entries(purpose: str) -> list[str]:
     if not settings.configured:
         return []
-    value = getattr(settings, "GRADENT_ALLOW_PRIVATE_URLS", None) or []
+    value = getattr(settings, allow_setting(purpose), None) or []
     if isinstance(value, str):
         value = value.split(",")
     return [str(entry).strip() for entry in value if str(entry).strip()]
 
 
-def is_private_allowed(host: str, ip: str) -> bool:
-    """Whether the non-public address ``ip`` of ``host`` is allowed by GRADENT_ALLOW_PRIVATE_URLS.
+def is_private_allowed(host: str, ip: str, purpose: str = TOOLS) -> bool:
+    """Whether the non-public address ``ip`` of ``host`` is allowed for ``purpose``.
 
-    Each entry of the setting (read at call time) is ``*`` (everything), a network in CIDR
-    notation (``192.168.1.0/24``), a single address (``10.0.0.5``, ``::1``) or a host name,
-    compared exactly and case-insensitively with the URL's host (``ollama.lan``).
-    An IPv4-mapped IPv6 address matches the entries of its IPv4 address.
+    Each entry of GRADENT_ALLOW_PRIVATE_URLS_<PURPOSE> (read at call time) is ``*``
+    (everything), a network in CIDR notation (``192.168.1.0/24``), a single address
+    (``10.0.0.5``, ``::1``) or a host name, compared exactly and case-insensitively with the
+    URL's host (``ollama.lan``). An IPv4-mapped IPv6 address matches the entries of its IPv4
+    address.
     """
-    entries = _allow_entries()
+    entries = _allow_entries(purpose)
     if not entries:
         return False
     addr = _parse_ip(ip)
@@ -262,17 +306,94 @@ def is_private_allowed(host: str, ip: str) -> bool:
     return False
 
 
-def _address_allowed(host: str, ip: str, allow_private: bool | None) -> bool:
+# --------------------------------------------------------------------------- Gradent itself
+
+_WILDCARD_HOSTS = ("", "*", "0.0.0.0", "::")  # noqa: S104 - compared with, never bound  # noqa: S104 - compared, never bound
+
+
+def _web_addresses() -> list[tuple[str, int]]:
+    """(host, port) of GRADENT_WEB_ADDRESSES: where Gradent's own web server listens."""
+    value = getattr(settings, "GRADENT_WEB_ADDRESSES", None) if settings.configured else None
+    if isinstance(value, str):
+        value = value.split(",")
+    found = []
+    for entry in value or []:
+        host, _, port = str(entry).strip().rpartition(":")
+        if port.isdigit():
+            found.append((_normalize_host(host), int(port)))
+    return found
+
+
+def _unmapped(addr: _IPAddress) -> _IPAddress:
+    if isinstance(addr, ipaddress.IPv6Address) and addr.ipv4_mapped is not None:
+        return addr.ipv4_mapped
+    return addr
+
+
+def _is_local_address(addr: _IPAddress) -> bool:
+    """An address of this machine: loopback, unspecified (connects to the host itself) or
+    one a socket can bind to (the kernel knows it as its own)."""
+    if addr.is_loopback or addr.is_unspecified:
+        return True
+    family = socket.AF_INET6 if addr.version == 6 else socket.AF_INET
+    try:
+        with socket.socket(family, socket.SOCK_STREAM) as probe:
+            probe.bind((str(addr), 0))
+    except OSError:
+        return False
+    return True
+
+
+def is_own_server(ip: str, port: int) -> bool:
+    """Whether ``ip:port`` is where Gradent's own web server listens (GRADENT_WEB_ADDRESSES:
+    ``host:port`` entries; a wildcard host — ``0.0.0.0``, ``[::]``, ``*`` — means every
+    address of this machine)."""
+    addr = _parse_ip(ip)
+    if addr is None:
+        return False
+    addr = _unmapped(addr)
+    for host, listen_port in _web_addresses():
+        if listen_port != port:
+            continue
+        if host in _WILDCARD_HOSTS:
+            if _is_local_address(addr):
+                return True
+            continue
+        listen = _parse_ip(host)
+        if listen is not None:
+            if _unmapped(listen) == addr or (listen.is_unspecified and _is_local_address(addr)):
+                return True
+            continue
+        try:
+            infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        except (OSError, UnicodeError):
+            continue
+        for info in infos:
+            resolved = _parse_ip(str(info[4][0]))
+            if resolved is not None and _unmapped(resolved) == addr:
+                return True
+    return False
+
+
+def _address_allowed(host: str, ip: str, port: int, guard: _Guard | None) -> bool:
+    purpose = guard.purpose if guard is not None else TOOLS
+    if purpose in _NEVER_SELF and is_own_server(ip, port):
+        return False
     if ip_is_public(ip):
         return True
+    allow_private = guard.allow_private if guard is not None else None
     if allow_private is None:
-        return is_private_allowed(host, ip)
+        return is_private_allowed(host, ip, purpose)
     return allow_private
 
 
-def _refusal(host: str, ip: str) -> UnsafeURLError:
+def _refusal(host: str, ip: str, port: int, guard: _Guard | None) -> UnsafeURLError:
+    purpose = guard.purpose if guard is not None else TOOLS
+    if purpose in _NEVER_SELF and is_own_server(ip, port):
+        return UnsafeURLError(f"{host} port {port} is Gradent's own web server, which {purpose} may not reach")
     return UnsafeURLError(
-        f"{host} resolves to {ip}, which is not a public address (allow it with the GRADENT_ALLOW_PRIVATE_URLS setting)"
+        f"{host} resolves to {ip}, which is not a public address (allow it for {purpose} with the "
+        f"{allow_setting(purpose)} setting)"
     )
 
 
@@ -295,8 +416,9 @@ class _Guard:
     read or write the calling thread is stuck in.
     """
 
-    def __init__(self, allow_private: bool | None, deadline: float) -> None:
+    def __init__(self, allow_private: bool | None, deadline: float, purpose: str = TOOLS) -> None:
         self.allow_private = allow_private
+        self.purpose = purpose
         self.deadline = deadline
         self.expired = False
         self._lock = threading.Lock()
@@ -383,16 +505,16 @@ _watchdog = _Watchdog()
 # --------------------------------------------------------------------------- urllib3 plumbing
 
 
-def _verify_peer(sock: socket.socket, host: str, allow_private: bool | None) -> None:
+def _verify_peer(sock: socket.socket, host: str, guard: _Guard | None) -> None:
     """Refuse (closing ``sock``) when the address ``sock`` is connected to is not allowed."""
     try:
-        peer = sock.getpeername()[0]
+        peer = sock.getpeername()
     except OSError:
         sock.close()
         raise
-    if not _address_allowed(host, peer, allow_private):
+    if not _address_allowed(host, peer[0], peer[1], guard):
         sock.close()
-        raise _refusal(host, peer)
+        raise _refusal(host, peer[0], peer[1], guard)
 
 
 class _GuardedConnectionMixin:
@@ -407,7 +529,6 @@ class _GuardedConnectionMixin:
     def _new_conn(self) -> socket.socket:
         conn: Any = self  # the urllib3 connection this is mixed into
         guard = self._gradent_guard
-        allow_private = guard.allow_private if guard is not None else None
         host = _normalize_host(conn.host)
         port = conn.port
         # Resolve the name as urllib3 would: a trailing dot, if any, is kept for DNS.
@@ -423,7 +544,7 @@ class _GuardedConnectionMixin:
         error: OSError | None = None
         for _family, _type, _proto, _canonname, sockaddr in infos:
             ip = str(sockaddr[0])
-            if not _address_allowed(host, ip, allow_private):
+            if not _address_allowed(host, ip, port, guard):
                 refused_ip = refused_ip or ip
                 continue
             try:
@@ -433,7 +554,7 @@ class _GuardedConnectionMixin:
                     source_address=conn.source_address,
                     socket_options=conn.socket_options,
                 )
-                _verify_peer(sock, host, allow_private)
+                _verify_peer(sock, host, guard)
             except OSError as exc:
                 error = exc
                 continue
@@ -443,7 +564,7 @@ class _GuardedConnectionMixin:
             return sock
 
         if error is None and refused_ip is not None:
-            raise _refusal(host, refused_ip)
+            raise _refusal(host, refused_ip, port, guard)
         if error is None:
             raise NewConnectionError(conn, f"Failed to establish a new connection: no address for {host}")
         if isinstance(error, TimeoutError):
@@ -601,6 +722,35 @@ def _remove_headers(headers: CaseInsensitiveDict[str], names: Iterable[str]) -> 
         headers.pop(name, None)
 
 
+def _without_secrets(exc: requests.exceptions.RequestException) -> requests.exceptions.RequestException:
+    """The same exception with its text redacted: requests and urllib3 repeat the URL (path
+    and query included: a Discord token, an ntfy topic, ``?key=``) in their messages, which
+    callers store, log and show."""
+    text = redact(str(exc))
+    try:
+        clean = type(exc)(text, response=getattr(exc, "response", None))
+    except TypeError:
+        clean = requests.exceptions.ConnectionError(text)
+    return clean
+
+
+def _root_cause(exc: BaseException) -> BaseException | None:
+    """The innermost cause (usually the OSError: "Connection refused"), when its text names
+    no URL; chained so callers can describe the failure without the wrapper's URL."""
+    reason, seen = exc, 0
+    while seen < 10:
+        inner = reason.__cause__ or reason.__context__
+        if inner is None and reason.args and isinstance(reason.args[0], BaseException):
+            inner = reason.args[0]
+        if inner is None:
+            break
+        reason, seen = inner, seen + 1
+    reason = getattr(reason, "reason", reason)
+    if reason is exc or not isinstance(reason, BaseException) or redact(str(reason)) != str(reason):
+        return None
+    return reason
+
+
 def _timeout_error(total: float) -> requests.exceptions.Timeout:
     return requests.exceptions.Timeout(f"request exceeded its total timeout of {total:g}s")
 
@@ -639,14 +789,17 @@ def request(
     max_bytes: int | None = None,
     allow_private: bool | None = None,
     follow_redirects: bool = True,
+    purpose: str = TOOLS,
 ) -> SafeResponse:
     """Send one HTTP request under the outbound policy and return the fully read response.
 
     ``timeout`` is ``(connect, total)`` seconds or a single total (default
     :data:`DEFAULT_TIMEOUT`); the total covers redirects and the whole body.  ``max_bytes``
-    caps the decoded body (default :data:`DEFAULT_MAX_BYTES`).  ``allow_private``: ``None``
-    asks the GRADENT_ALLOW_PRIVATE_URLS setting, ``True`` allows non-public addresses,
-    ``False`` refuses them whatever the setting.  A ``str`` ``data`` is sent UTF-8 encoded.
+    caps the decoded body (default :data:`DEFAULT_MAX_BYTES`).  ``purpose`` (one of
+    :data:`PURPOSES`) picks the allow-list of private addresses and whether Gradent's own
+    server is refused; ``tools``, the strictest, when not given.  ``allow_private``: ``None``
+    asks the purpose's GRADENT_ALLOW_PRIVATE_URLS_<PURPOSE> setting, ``True`` allows non-public
+    addresses, ``False`` refuses them whatever the setting.  A ``str`` ``data`` is sent UTF-8 encoded.
 
     Raises :class:`UnsafeURLError`, :class:`ResponseTooLarge`,
     ``requests.exceptions.TooManyRedirects``, ``requests.exceptions.Timeout`` and
@@ -664,7 +817,8 @@ def request(
     _check_url(current_url)
 
     started = time.monotonic()
-    guard = _Guard(allow_private, started + total_timeout)
+    allow_setting(purpose)  # an unknown purpose is a programming error: raise before sending
+    guard = _Guard(allow_private, started + total_timeout, purpose)
     session = requests.Session()
     session.trust_env = False  # no environment proxies, no .netrc
     adapter = _SafeAdapter(guard)
@@ -720,14 +874,14 @@ def request(
                 elapsed_ms=elapsed_ms,
             )
         raise AssertionError("unreachable")  # pragma: no cover
-    except requests.exceptions.Timeout:
-        raise
+    except requests.exceptions.Timeout as exc:
+        raise _without_secrets(exc) from _root_cause(exc)
     except (requests.exceptions.RequestException, OSError) as exc:
         if guard.expired:
-            raise _timeout_error(total_timeout) from exc
+            raise _timeout_error(total_timeout) from _root_cause(exc)
         if isinstance(exc, requests.exceptions.RequestException):
-            raise
-        raise requests.exceptions.ConnectionError(str(exc)) from exc
+            raise _without_secrets(exc) from _root_cause(exc)
+        raise requests.exceptions.ConnectionError(redact(str(exc))) from _root_cause(exc)
     finally:
         guard.finish()
         session.close()

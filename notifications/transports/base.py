@@ -15,6 +15,7 @@ import requests
 from rest_framework import serializers
 
 from gradent.lib import safehttp
+from gradent.lib.redact import redact
 from notifications.conf import setting
 
 ANSWER_LIMIT = 2000
@@ -29,6 +30,8 @@ class TransportError(Exception):
     `disable`: the channel itself is broken (unknown webhook, revoked token, refused
     address…) and is switched off with this message as the reason; defaults to `permanent`.
     `retry_after`: seconds the peer asked us to wait (429 Retry-After).
+    The message and the peer's answer are redacted (gradent.lib.redact): they are stored in
+    the notification log, shown to viewers and in test answers.
     """
 
     def __init__(
@@ -41,12 +44,13 @@ class TransportError(Exception):
         answer: str = "",
         disable: bool | None = None,
     ):
+        message = redact(message)
         super().__init__(message)
         self.message = message
         self.permanent = permanent
         self.retry_after = retry_after
         self.status = status
-        self.answer = answer[:ANSWER_LIMIT]
+        self.answer = redact(answer[:ANSWER_LIMIT])[:ANSWER_LIMIT]
         self.disable = permanent if disable is None else disable
 
 
@@ -92,6 +96,14 @@ class Transport:
     def send(self, message: Message) -> TransportResult:
         raise NotImplementedError
 
+    def scrub(self, error: TransportError) -> TransportError:
+        """``error`` with this channel's secret values taken out of its text too."""
+        secrets = [str(self.config[name]) for name in self.secret_fields if self.config.get(name)]
+        error.message = redact(error.message, secrets)
+        error.answer = redact(error.answer, secrets)
+        error.args = (error.message,)
+        return error
+
     @classmethod
     def describe(cls, config: dict) -> str:
         """Where messages go, in words safe to show (no secrets)."""
@@ -134,6 +146,7 @@ class HTTPTransport(Transport):
                 # A notification endpoint that redirects is misconfigured; following a POST
                 # redirect would also turn it into a GET.
                 follow_redirects=False,
+                purpose=safehttp.CHANNELS,
             )
         except safehttp.UnsafeURLError as exc:
             raise TransportError(f"Refused: {exc}", permanent=True) from None
@@ -204,14 +217,16 @@ def refuse_private_literal(url: str) -> None:
     try:
         ipaddress.ip_address(host)
     except ValueError:
-        if host in ("localhost", "localhost.localdomain") and not safehttp.is_private_allowed(host, "127.0.0.1"):
+        if host in ("localhost", "localhost.localdomain") and not safehttp.is_private_allowed(
+            host, "127.0.0.1", safehttp.CHANNELS
+        ):
             raise serializers.ValidationError(
-                "localhost is not a public address (allow it with GRADENT_ALLOW_PRIVATE_URLS)"
+                "localhost is not a public address (allow it with GRADENT_ALLOW_PRIVATE_URLS_CHANNELS)"
             ) from None
         return
-    if not safehttp.ip_is_public(host) and not safehttp.is_private_allowed(host, host):
+    if not safehttp.ip_is_public(host) and not safehttp.is_private_allowed(host, host, safehttp.CHANNELS):
         raise serializers.ValidationError(
-            f"{host} is not a public address (allow it with the GRADENT_ALLOW_PRIVATE_URLS setting)"
+            f"{host} is not a public address (allow it with the GRADENT_ALLOW_PRIVATE_URLS_CHANNELS setting)"
         )
 
 

@@ -194,6 +194,7 @@ class HttpProbe(Probe):
                 data=config["body"] or None,
                 timeout=(min(CONNECT_TIMEOUT, timeout), timeout),
                 max_bytes=MAX_RESPONSE_BYTES,
+                purpose=safehttp.PROBES,
             )
         except safehttp.UnsafeURLError as exc:
             raise ProbeError(f"URL refused by the outbound URL policy: {exc}") from exc

@@ -28,6 +28,7 @@ from typing import Any, ClassVar
 from django.utils import timezone
 from rest_framework import serializers
 
+from gradent.lib import crypto
 from proactive.probes.base import Probe, ProbeContext, ProbeError, ProbeResult
 
 __all__ = ["LLMProbe", "parse_answer"]
@@ -172,13 +173,16 @@ class LLMProbe(Probe):
             api_key = os.environ.get(agent.api_key_env)
             if not api_key:
                 raise ProbeError(f"environment variable {agent.api_key_env} (the agent's API key) is not set")
-        else:
-            api_key = agent.api_key or None
+        try:
+            if not agent.api_key_env:
+                api_key = crypto.reveal(agent.api_key, what="API key") or None
+            provider_settings = agent.provider_settings_with_secrets()
+        except crypto.SecretUnreadable as exc:
+            raise ProbeError(f"agent {agent.name!r}: {exc}") from None
         try:
             provider_class = get_provider_class(agent.provider)
         except UnknownProviderError as exc:
             raise ProbeError(str(exc)) from exc
-        provider_settings = dict(agent.provider_settings or {})
         if issubclass(provider_class, HTTPProvider):
             provider_settings["timeout"] = min(_positive(provider_settings.get("timeout"), CALL_TIMEOUT), CALL_TIMEOUT)
             if "max_tokens" in provider_settings or provider_class.name == "anthropic":

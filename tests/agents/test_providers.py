@@ -54,7 +54,7 @@ CTX = RunContext(input={"task": "check the site"}, payload={}, step_outputs=[], 
 @pytest.fixture(autouse=True)
 def allow_loopback(settings: Any) -> None:
     """The fake servers live on 127.0.0.1, which the URL policy blocks by default."""
-    settings.GRADENT_ALLOW_PRIVATE_URLS = ["127.0.0.0/8"]
+    settings.GRADENT_ALLOW_PRIVATE_URLS_MODELS = ["127.0.0.0/8"]
 
 
 @pytest.fixture
@@ -582,7 +582,7 @@ def test_it_redirect_is_not_followed(kit: tuple[Kit, FakeLLMServer]) -> None:
 
 def test_it_private_url_blocked_by_policy_is_not_retryable(kit: tuple[Kit, FakeLLMServer], settings: Any) -> None:
     spec, server = kit
-    settings.GRADENT_ALLOW_PRIVATE_URLS = []
+    settings.GRADENT_ALLOW_PRIVATE_URLS_MODELS = []
     with pytest.raises(ProviderError) as excinfo:
         ask(spec.make(server))
     assert excinfo.value.retryable is False

@@ -26,7 +26,7 @@ Helpers build protocol-correct bodies: ``openai_text_response``,
 ``anthropic_tool_use_response``, ``anthropic_error``.
 
 Only loopback is used; tests must allow it through the outbound URL policy with
-``settings.GRADENT_ALLOW_PRIVATE_URLS = ["127.0.0.0/8"]``.
+``settings.GRADENT_ALLOW_PRIVATE_URLS_MODELS = ["127.0.0.0/8"]``.
 """
 
 from __future__ import annotations

@@ -150,14 +150,14 @@ def server(start_server: Callable[..., str]) -> str:
 
 @pytest.fixture(autouse=True)
 def _no_private_by_default(settings):
-    settings.GRADENT_ALLOW_PRIVATE_URLS = []
+    settings.GRADENT_ALLOW_PRIVATE_URLS_TOOLS = []
     return settings
 
 
 @pytest.fixture
 def allow(settings) -> Callable[..., None]:
     def set_entries(*entries: str) -> None:
-        settings.GRADENT_ALLOW_PRIVATE_URLS = list(entries)
+        settings.GRADENT_ALLOW_PRIVATE_URLS_TOOLS = list(entries)
 
     return set_entries
 

@@ -8,7 +8,7 @@ from tests.notifications import fakes
 @pytest.fixture
 def notify_settings(settings):
     """Loopback allowed, a short total timeout, quick backoff, three attempts."""
-    settings.GRADENT_ALLOW_PRIVATE_URLS = ["127.0.0.0/8"]
+    settings.GRADENT_ALLOW_PRIVATE_URLS_CHANNELS = ["127.0.0.0/8"]
     settings.GRADENT_NOTIFY_TIMEOUT = 1.0
     settings.GRADENT_NOTIFY_MAX_ATTEMPTS = 3
     settings.GRADENT_NOTIFY_RETRY_BASE_SECONDS = 1.0

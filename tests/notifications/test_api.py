@@ -113,10 +113,10 @@ def test_bad_config_is_a_400_naming_the_field(api, kind, config, field):
 
 
 def test_loopback_webhooks_are_refused_unless_allowed(api, settings):
-    settings.GRADENT_ALLOW_PRIVATE_URLS = []
+    settings.GRADENT_ALLOW_PRIVATE_URLS_CHANNELS = []
     body = {"name": "w", "kind": "webhook", "config": {"url": "http://127.0.0.1:9/in"}}
     assert api.post(URL, body).status_code == 400
-    settings.GRADENT_ALLOW_PRIVATE_URLS = ["127.0.0.0/8"]
+    settings.GRADENT_ALLOW_PRIVATE_URLS_CHANNELS = ["127.0.0.0/8"]
     assert api.post(URL, body).status_code == 201
 
 

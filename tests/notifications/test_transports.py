@@ -261,7 +261,7 @@ class TestWebhook:
 # --- the outbound address policy ----------------------------------------------------------
 class TestAddressPolicy:
     def test_loopback_is_refused_unless_allowed(self, receiver_peer, settings):
-        settings.GRADENT_ALLOW_PRIVATE_URLS = []
+        settings.GRADENT_ALLOW_PRIVATE_URLS_CHANNELS = []
         channel = make_channel("webhook", {"url": receiver_peer.base_url + "/in"}, validate=False)
         notification = send(channel)
         assert notification.status == "failed" and notification.attempts == 1
@@ -278,7 +278,7 @@ class TestAddressPolicy:
         assert notification.status == "failed" and "169.254.169.254" in notification.last_error
 
     def test_a_private_ntfy_server_is_refused_unless_allowed(self, ntfy_peer, settings):
-        settings.GRADENT_ALLOW_PRIVATE_URLS = []
+        settings.GRADENT_ALLOW_PRIVATE_URLS_CHANNELS = []
         channel = make_channel("ntfy", {"server": ntfy_peer.base_url, "topic": "alerts"}, validate=False)
         assert "not a public address" in send(channel).last_error
         assert ntfy_peer.requests == []

@@ -89,7 +89,8 @@ def site():
 
 @pytest.fixture
 def loopback(settings):
-    settings.GRADENT_ALLOW_PRIVATE_URLS = ["127.0.0.0/8"]
+    settings.GRADENT_ALLOW_PRIVATE_URLS_PROBES = ["127.0.0.0/8"]
+    settings.GRADENT_ALLOW_PRIVATE_URLS_MODELS = ["127.0.0.0/8"]  # the llm probe asks a model
     return settings
 
 
@@ -207,7 +208,7 @@ def test_a_timeout_is_a_result(site, loopback):
 
 
 def test_loopback_is_refused_unless_allowed(site, settings):
-    settings.GRADENT_ALLOW_PRIVATE_URLS = []
+    settings.GRADENT_ALLOW_PRIVATE_URLS_PROBES = []
     with pytest.raises(ProbeError, match="refused by the outbound URL policy"):
         http_check(url=f"{site}/quote")
 

@@ -104,6 +104,19 @@ class DispatcherThread:
             self.thread.join(timeout=STOP_TIMEOUT)
 
 
+def serve_own_address(host: str, port: int) -> list[str]:
+    """Tell this process and its children where the web server listens, so tools, probes and
+    channels never reach it (gradent/lib/safehttp.py). Added to GRADENT_WEB_ADDRESSES when the
+    operator set it (a proxy's address, say); instead of the default otherwise."""
+    own = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    given = os.environ.get("GRADENT_WEB_ADDRESSES")
+    addresses = [entry.strip() for entry in (given or "").split(",") if entry.strip()]
+    addresses = list(dict.fromkeys([*addresses, own]))
+    os.environ["GRADENT_WEB_ADDRESSES"] = ",".join(addresses)
+    settings.GRADENT_WEB_ADDRESSES = addresses
+    return addresses
+
+
 class Command(BaseCommand):
     help = "Start Gradent: migrations, first admin, web server, dispatcher and workers."
 
@@ -126,6 +139,7 @@ class Command(BaseCommand):
             created = create_demo(owner=admin)
             self.stdout.write(f"Demo: {len(created)} example agents in {admin.get_username()}'s workspace.")
 
+        serve_own_address(host, port)
         web = [sys.executable, "-m", "gunicorn", "gradent.wsgi:application", "--bind", f"{host}:{port}"]
         web += ["--workers", str(web_workers), "--worker-class", "gthread", "--threads", "4"]
         web += ["--access-logfile", "-", "--graceful-timeout", "10", "--no-control-socket"]
