@@ -16,7 +16,8 @@ from agents.dispatcher import skip_locked_supported
 from agents.models import RunSource, RunStatus
 from agents.services import RunRequest, start_runs
 from proactive import selectors
-from proactive.models import Trigger, WebhookDelivery, parse_body
+from proactive.models import Trigger, WebhookDelivery
+from proactive.payloads import load_payload
 from proactive.services.triggers import render_task, trigger_fire, trigger_input, trigger_matches
 
 logger = logging.getLogger(__name__)
@@ -40,6 +41,7 @@ class _Pending:
     reason: str
     request: RunRequest | None = None
     why: str = ""
+    verdict: str = WebhookDelivery.Verdict.FILTERED  # when it gets no request
 
 
 def webhook_start_pending(*, limit: int = 500) -> int:
@@ -62,15 +64,22 @@ def webhook_start_pending(*, limit: int = 500) -> int:
             plan.why = "trigger is disabled"
         else:
             content_type = str(headers.get("content-type", "")) if isinstance(headers, dict) else ""
-            payload = parse_body(bytes(body), content_type) or {}
-            plan.request = RunRequest(
-                trigger.agent_id,
-                source=RunSource.WEBHOOK,
-                source_ref=f"trigger:{trigger.pk}",
-                input=trigger_input(trigger, payload, event_type or None),
-                payload=payload,
-                slot_key=webhook_slot_key(webhook_id, delivery_id),
-            )
+            try:
+                # The hook view refused what cannot be stored; a delivery accepted before
+                # it did, or whose task cannot be rendered, says why here and never
+                # stops the batch.
+                payload = load_payload(bytes(body), content_type)
+                plan.request = RunRequest(
+                    trigger.agent_id,
+                    source=RunSource.WEBHOOK,
+                    source_ref=f"trigger:{trigger.pk}",
+                    input=trigger_input(trigger, payload, event_type or None),
+                    payload=payload,
+                    slot_key=webhook_slot_key(webhook_id, delivery_id),
+                )
+            except Exception as exc:
+                plan.verdict = WebhookDelivery.Verdict.REJECTED
+                plan.why = f"cannot start a run with this body: {exc.__class__.__name__}: {exc}"
         plans.append(plan)
     with transaction.atomic():
         claim = WebhookDelivery.objects.filter(pk__in=[plan.id for plan in plans], pending=True)
@@ -101,7 +110,7 @@ def _settle_deliveries(plans: list[_Pending]) -> None:
         elif run is not None:
             why = run.reason if run.status == RunStatus.SKIPPED else ""
             fired[plan.trigger_id] = fired.get(plan.trigger_id, 0) + 1
-        verdict = WebhookDelivery.Verdict.FILTERED if plan.request is None else WebhookDelivery.Verdict.ACCEPTED
+        verdict = plan.verdict if plan.request is None else WebhookDelivery.Verdict.ACCEPTED
         settled[(verdict, (why or plan.reason)[:300])].append(plan.id)
         if run is not None:
             with_run.append(WebhookDelivery(pk=plan.id, run=run))
