@@ -263,8 +263,22 @@ def _unknown_path(request: HttpRequest, *, url_path: str, address: str | None, r
     return answer
 
 
+def quiet(view):
+    """Django logs every 4xx answer as a warning; here each one is a stored delivery (or a
+    request from a flood), so the endpoint's own refusals are not logged again."""
+
+    def wrapper(request: HttpRequest, *args, **kwargs):
+        response = view(request, *args, **kwargs)
+        if response.status_code < 500:
+            response._has_been_logged = True  # what django.utils.log.log_response checks
+        return response
+
+    return wrapper
+
+
 @csrf_exempt
 @require_POST
+@quiet
 def receive(request: HttpRequest, url_path: str) -> JsonResponse:
     address = _source_address(request)
     if _address_limited(address):

@@ -223,3 +223,165 @@ def test_an_unsigned_webhook_takes_nothing_unless_the_server_allows_it(client, s
     settings.GRADENT_WEBHOOK_ALLOW_UNSIGNED = True
     assert send(client, hook, body).status_code == 202
     assert Run.objects.get().input["task"] == "a"
+
+
+# --- item 1: what anyone can make Gradent store is bounded ------------------------------------
+
+WRONG = "whsec_" + "QUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUE="  # a secret, not the webhook's
+PADDING = {f"HTTP_X_PAD_{i}": chr(97 + i) * 1000 for i in range(8)}  # 8 KB of headers
+
+
+def anonymous(client, path: str, body: bytes, address: str):
+    return client.post(f"/api/hooks/{path}", data=body, content_type="application/json", REMOTE_ADDR=address,
+                       **PADDING)  # fmt: skip
+
+
+def stored_header_bytes(delivery: WebhookDelivery) -> int:
+    return sum(len(k) + len(v) for k, v in delivery.headers.items())
+
+
+def test_unknown_paths_are_404_and_kept_only_as_a_counted_sample_per_address(client, settings):
+    settings.GRADENT_WEBHOOK_UNKNOWN_SAMPLES = 4
+    body = b"x" * 100_000
+    codes = [anonymous(client, f"nope-{i}", body, "203.0.113.7").status_code for i in range(40)]
+    assert set(codes) == {404}
+    samples = list(WebhookDelivery.objects.order_by("id"))
+    assert len(samples) == 4
+    for delivery in samples:
+        assert (delivery.webhook, delivery.status_code, delivery.remote_addr) == (None, 404, "203.0.113.7")
+        assert len(bytes(delivery.body)) <= 1024 and delivery.body_size == 100_000
+        assert stored_header_bytes(delivery) <= 1024 + 100
+    # The count is written on the last sample as it grows (at 8, 16 and 32 requests).
+    assert "32 requests from this address this hour, 28 not stored" in samples[-1].reason
+    # Another address has samples of its own.
+    assert anonymous(client, "nope", body, "198.51.100.1").status_code == 404
+    assert WebhookDelivery.objects.filter(remote_addr="198.51.100.1").count() == 1
+
+
+def test_the_endpoint_limits_each_source_address_and_stores_nothing_beyond(client, settings):
+    settings.GRADENT_WEBHOOK_PER_ADDRESS_PER_MINUTE = 5
+    hook = make_hook()
+    codes = [anonymous(client, hook.url_path, b'{"type": "a"}', "203.0.113.9").status_code for _ in range(8)]
+    # At most one minute boundary can fall among eight quick requests.
+    assert codes.count(429) >= 2 and codes[:5] == [401] * 5
+    assert WebhookDelivery.objects.count() == codes.count(401)
+    assert anonymous(client, hook.url_path, b'{"type": "a"}', "203.0.113.10").status_code == 401
+
+
+def test_behind_a_proxy_the_address_is_the_one_the_proxy_appended(client, settings):
+    settings.GRADENT_BEHIND_PROXY = True
+    settings.GRADENT_WEBHOOK_PER_ADDRESS_PER_MINUTE = 1
+
+    def post(forwarded):
+        return client.post("/api/hooks/nope", data=b"{}", content_type="application/json",
+                           HTTP_X_FORWARDED_FOR=forwarded)  # fmt: skip
+
+    assert post("1.1.1.1, 203.0.113.1").status_code == 404
+    assert post("2.2.2.2, 203.0.113.1").status_code == 429  # the client's own claim is not trusted
+    assert post("203.0.113.2").status_code == 404
+    assert set(WebhookDelivery.objects.values_list("remote_addr", flat=True)) == {"203.0.113.1", "203.0.113.2"}
+
+
+def test_stored_headers_are_capped_in_count_and_bytes(client):
+    hook = make_hook(template="{{ type }}")
+    body = b'{"type": "a"}'
+    many = {f"HTTP_X_MANY_{i}": "v" * 300 for i in range(100)}
+    response = send(client, hook, body, sw_headers(hook.secret, body), **many)
+    assert response.status_code == 202
+    accepted = WebhookDelivery.objects.get()
+    assert len(accepted.headers) <= 49 and stored_header_bytes(accepted) <= 8192 + 100
+    assert accepted.headers["content-type"] == "application/json"
+    assert "more headers" in accepted.headers["x-gradent-not-stored"]
+    forged = send(client, hook, body, sw_headers(WRONG, body, msg_id="m2"), **many)
+    assert forged.status_code == 401
+    rejected = WebhookDelivery.objects.get(status_code=401)
+    assert len(rejected.headers) <= 25 and stored_header_bytes(rejected) <= 1024 + 100
+
+
+def test_rejected_rate_limited_oversize_and_duplicate_deliveries_keep_a_small_prefix(client):
+    hook = make_hook(max_body_bytes=600_000, rate_limit_per_minute=2)
+    big = json.dumps({"type": "a", "pad": "x" * 500_000}).encode()
+    assert send(client, hook, big, sw_headers(WRONG, big, msg_id="f")).status_code == 401
+    huge = json.dumps({"type": "a", "pad": "x" * 700_000}).encode()
+    assert send(client, hook, huge, sw_headers(hook.secret, huge, msg_id="h")).status_code == 413
+    assert send(client, hook, big, sw_headers(hook.secret, big, msg_id="ok")).status_code in (202, 429)
+    assert send(client, hook, big, sw_headers(hook.secret, big, msg_id="ok")).status_code in (200, 429)
+    for i in range(3):
+        send(client, hook, big, sw_headers(hook.secret, big, msg_id=f"r{i}"))
+    for delivery in WebhookDelivery.objects.exclude(verdict="accepted"):
+        assert len(bytes(delivery.body)) <= 1024, (delivery.verdict, delivery.status_code)
+    assert WebhookDelivery.objects.filter(status_code=429).exists()
+    for delivery in WebhookDelivery.objects.filter(verdict="accepted"):
+        assert bytes(delivery.body) == big  # what the run gets is kept whole
+
+
+def test_the_retention_source_prunes_by_age_and_count_per_webhook(settings):
+    from datetime import timedelta
+
+    from proactive.sources import DeliveryRetentionSource
+
+    settings.GRADENT_WEBHOOK_RETENTION_DAYS = 30
+    settings.GRADENT_WEBHOOK_RETENTION_COUNT = 5
+    now = timezone.now()
+    hook = make_hook()
+    other = make_hook(agent=hook.trigger.agent)
+
+    def deliver(webhook, age: timedelta, **fields):
+        fields = {"verdict": "rejected", "status_code": 401, **fields}
+        workspace_id = webhook.workspace_id if webhook else None
+        return WebhookDelivery.objects.create(
+            webhook=webhook, workspace_id=workspace_id, url_path="p", received_at=now - age, **fields
+        )
+
+    newest = [deliver(hook, timedelta(minutes=i)) for i in range(8)]
+    old = deliver(other, timedelta(days=31))
+    waiting = deliver(other, timedelta(days=40), pending=True, verdict="accepted", status_code=202)
+    recent = deliver(other, timedelta(days=29))
+    strays = [deliver(None, timedelta(seconds=i)) for i in range(7)]
+
+    assert DeliveryRetentionSource().tick(now).done == 1 + 3 + 2
+    assert set(WebhookDelivery.objects.filter(webhook=hook)) == set(newest[:5])
+    assert set(WebhookDelivery.objects.filter(webhook=other)) == {waiting, recent}
+    assert not WebhookDelivery.objects.filter(pk=old.pk).exists()
+    assert set(WebhookDelivery.objects.filter(webhook=None)) == set(strays[:5])
+    deliver(hook, timedelta(seconds=0))
+    assert DeliveryRetentionSource().tick(now).done == 0  # once per interval
+    from agents.dispatcher import sources
+
+    assert "webhook_retention" in {source.name for source in sources()}
+
+
+def database_bytes() -> int:
+    """What the database takes on disk: SQLite's pages (after a checkpoint, so the WAL is
+    counted once), PostgreSQL's deliveries table with its indexes and TOAST."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        if connection.vendor == "sqlite":
+            cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            cursor.execute("PRAGMA page_count")
+            pages = cursor.fetchone()[0]
+            cursor.execute("PRAGMA page_size")
+            return pages * cursor.fetchone()[0]
+        cursor.execute("SELECT pg_total_relation_size(%s)", [WebhookDelivery._meta.db_table])
+        return cursor.fetchone()[0]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_thousand_anonymous_megabyte_requests_grow_the_database_by_less_than_5_mb(client):
+    """Half to unknown paths, half to a real webhook (unsigned, so rejected), from 250
+    addresses (so neither the per-address limit nor the unknown-path samples do it alone),
+    each with 8 KB of headers and a 1 MB body."""
+    hook = make_hook()
+    body = b'{"type": "a", "pad": "' + b"x" * (1024 * 1024 - 30) + b'"}'
+    before = database_bytes()
+    codes = set()
+    for i in range(1000):
+        address = f"10.9.{i % 250 // 100}.{i % 250}"
+        path = hook.url_path if i % 2 else f"guess-{i}"
+        codes.add(anonymous(client, path, body, address).status_code)
+    grown = database_bytes() - before
+    print(f"1,000 requests: {WebhookDelivery.objects.count()} rows, database grew by {grown / 1024:.0f} KiB")
+    assert codes <= {401, 404, 429} and {401, 404} <= codes  # 429: the webhook's own rate limit
+    assert WebhookDelivery.objects.count() == 1000  # every one of them stored, small
+    assert grown < 5 * 1024 * 1024, f"grew by {grown / 1024 / 1024:.1f} MB"
