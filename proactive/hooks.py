@@ -24,7 +24,7 @@ import time
 from django.conf import settings
 from django.core.cache import cache
 from django.db import IntegrityError, transaction
-from django.http import HttpRequest, JsonResponse
+from django.http import HttpRequest, JsonResponse, StreamingHttpResponse
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
@@ -309,9 +309,12 @@ def receive(request: HttpRequest, url_path: str) -> JsonResponse:
 
     limit = max_body_bytes(webhook)
     if chunked and not request.environ.get("wsgi.input_terminated"):
-        # This server hands Django no way to read a chunked body (Django's runserver).
+        # This server hands Django no way to read a chunked body (Django's runserver and
+        # test server). The body is still on the connection: an answer without a length
+        # makes such a server close it rather than read the body as the next request.
         reason = "chunked body, and this web server cannot read one: send Content-Length, or run under gunicorn"
-        return reply("rejected", 411, reason, detail="Length required.")
+        stored = reply("rejected", 411, reason, detail="Length required.")
+        return StreamingHttpResponse([stored.content], status=411, content_type="application/json")
     declared = request.META.get("CONTENT_LENGTH") or ""
     if declared.isdigit() and int(declared) > limit:
         body_size = int(declared)

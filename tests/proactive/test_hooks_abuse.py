@@ -385,3 +385,50 @@ def test_a_thousand_anonymous_megabyte_requests_grow_the_database_by_less_than_5
     assert codes <= {401, 404, 429} and {401, 404} <= codes  # 429: the webhook's own rate limit
     assert WebhookDelivery.objects.count() == 1000  # every one of them stored, small
     assert grown < 5 * 1024 * 1024, f"grew by {grown / 1024 / 1024:.1f} MB"
+
+
+# --- item 3: chunked bodies (the WSGI side; tests/system/test_hooks_server.py: real servers) --
+
+
+def chunked_request(hook, body: bytes, headers: dict, *, terminated: bool = True):
+    """A POST as gunicorn hands it to Django for Transfer-Encoding: chunked: no
+    CONTENT_LENGTH, wsgi.input de-chunked and ending with the body, wsgi.input_terminated."""
+    import io
+
+    from django.test import RequestFactory
+
+    meta = {f"HTTP_{k.upper().replace('-', '_')}": v for k, v in headers.items()}
+    request = RequestFactory().post(f"/api/hooks/{hook.url_path}", data=b"", content_type="application/json", **meta)
+    request.META.pop("CONTENT_LENGTH", None)
+    request.META["HTTP_TRANSFER_ENCODING"] = "chunked"
+    request.environ["wsgi.input"] = io.BytesIO(body)
+    if terminated:
+        request.environ["wsgi.input_terminated"] = True
+    return request
+
+
+def test_a_chunked_body_is_read_up_to_the_limit():
+    from proactive.hooks import receive
+
+    hook = make_hook(template="{{ type }}", max_body_bytes=200_000)
+    body = json.dumps({"type": "chunked", "pad": "x" * 150_000}).encode()
+    response = receive(chunked_request(hook, body, sw_headers(hook.secret, body)), url_path=hook.url_path)
+    assert response.status_code == 202, response.content
+    delivery = WebhookDelivery.objects.get()
+    assert (bytes(delivery.body), delivery.body_size) == (body, len(body))
+    big = json.dumps({"type": "chunked", "pad": "x" * 300_000}).encode()
+    response = receive(chunked_request(hook, big, sw_headers(hook.secret, big, msg_id="m2")), url_path=hook.url_path)
+    assert response.status_code == 413
+    assert len(bytes(WebhookDelivery.objects.get(status_code=413).body)) <= 1024
+
+
+def test_a_chunked_body_a_server_cannot_read_is_411_not_an_empty_body():
+    from proactive.hooks import receive
+
+    hook = make_hook()
+    body = b'{"type": "a"}'
+    request = chunked_request(hook, body, sw_headers(hook.secret, body), terminated=False)
+    response = receive(request, url_path=hook.url_path)
+    assert response.status_code == 411
+    assert not response.has_header("Content-Length")  # so the server closes the connection
+    assert "chunked" in WebhookDelivery.objects.get().reason
