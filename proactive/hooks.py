@@ -99,6 +99,17 @@ def _source_address(request: HttpRequest) -> str | None:
     return remote
 
 
+def _sender(address: str | None) -> str:
+    """Whom the per-address counters count: an IPv4 address, or an IPv6 /64 (one host
+    commonly holds a whole /64, so counting single IPv6 addresses would not limit it)."""
+    if address and ":" in address:
+        try:
+            return str(ipaddress.ip_network(f"{address}/64", strict=False))
+        except ValueError:
+            pass
+    return str(address)
+
+
 def _count(key: str, *, timeout: int) -> int:
     """Add one to a counter in the cache (shared by every web process) and return it."""
     try:
@@ -184,7 +195,7 @@ def _address_limited(address: str | None) -> bool:
     limit = settings.GRADENT_WEBHOOK_PER_ADDRESS_PER_MINUTE
     if not limit or not address:
         return False
-    return _count(f"hook-addr:{address}:{timezone.now():%Y%m%d%H%M}", timeout=120) > limit
+    return _count(f"hook-addr:{_sender(address)}:{timezone.now():%Y%m%d%H%M}", timeout=120) > limit
 
 
 # --- the body: Content-Length or chunked ---------------------------------------------------
@@ -239,7 +250,7 @@ def _unknown_path(request: HttpRequest, *, url_path: str, address: str | None, r
     hour = f"{timezone.now():%Y%m%d%H}"
     # On the file cache an increment also resets the key's expiry to the default (5 min),
     # so after a quiet spell the samples may start again: still at most `samples` a spell.
-    seen = _count(f"hook-unknown:{address}:{hour}", timeout=3600)
+    seen = _count(f"hook-unknown:{_sender(address)}:{hour}", timeout=3600)
     if seen <= samples:
         body = _read(request, BODY_PREFIX_BYTES, chunked=chunked)
         declared = request.META.get("CONTENT_LENGTH") or ""
@@ -249,10 +260,10 @@ def _unknown_path(request: HttpRequest, *, url_path: str, address: str | None, r
             body_size=int(declared) if declared.isdigit() else len(body),
         )  # fmt: skip
         if seen == samples:
-            cache.set(f"hook-unknown-last:{address}:{hour}", delivery.pk, timeout=3600)
+            cache.set(f"hook-unknown-last:{_sender(address)}:{hour}", delivery.pk, timeout=3600)
         return answer
     if seen & (seen - 1) == 0:  # at powers of two: a few writes, however many requests
-        last = cache.get(f"hook-unknown-last:{address}:{hour}")
+        last = cache.get(f"hook-unknown-last:{_sender(address)}:{hour}")
         if last:
             WebhookDelivery.objects.filter(pk=last).update(
                 reason=_clean(

@@ -432,3 +432,12 @@ def test_a_chunked_body_a_server_cannot_read_is_411_not_an_empty_body():
     assert response.status_code == 411
     assert not response.has_header("Content-Length")  # so the server closes the connection
     assert "chunked" in WebhookDelivery.objects.get().reason
+
+
+def test_an_ipv6_sender_is_limited_by_its_64_not_by_each_address(client, settings):
+    settings.GRADENT_WEBHOOK_PER_ADDRESS_PER_MINUTE = 3
+    settings.GRADENT_WEBHOOK_UNKNOWN_SAMPLES = 2
+    codes = [anonymous(client, "nope", b"{}", f"2001:db8:1:2::{i:x}").status_code for i in range(8)]
+    assert codes.count(429) >= 2  # at most one minute boundary among eight quick requests
+    assert WebhookDelivery.objects.count() <= 2 * 2  # samples of the /64 (twice across an hour boundary)
+    assert anonymous(client, "nope", b"{}", "2001:db8:1:3::1").status_code == 404  # another /64
