@@ -420,6 +420,12 @@ def main() -> None:
             DJANGO_SETTINGS_MODULE="gradent.settings",
             GRADENT_DATA_DIR=str(tmp_path / "data"),
             GRADENT_MINING_INTERVAL="0",
+            # One load generator on one address, far above the endpoint's per-address
+            # default: the limit is still counted (its cost is measured), never reached.
+            # The webhook's own limit stays off (GRADENT_WEBHOOK_MAX_RATE_PER_MINUTE=0
+            # lets rate_limit_per_minute=0 mean "no limit").
+            GRADENT_WEBHOOK_PER_ADDRESS_PER_MINUTE="100000000",
+            GRADENT_WEBHOOK_MAX_RATE_PER_MINUTE="0",
             PYTHONUNBUFFERED="1",
         )
         sys.path.insert(0, str(REPO_ROOT))

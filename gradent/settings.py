@@ -276,7 +276,8 @@ STORAGES = {
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
 }
 
-SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if env_bool("GRADENT_BEHIND_PROXY") else None
+GRADENT_BEHIND_PROXY = env_bool("GRADENT_BEHIND_PROXY", False)
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if GRADENT_BEHIND_PROXY else None
 SESSION_COOKIE_SECURE = env_bool("GRADENT_SECURE_COOKIES", False)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 
@@ -352,8 +353,23 @@ GRADENT_AUTONOMY_RAW_DAYS = env_int("GRADENT_AUTONOMY_RAW_DAYS", 7, minimum=1)
 GRADENT_FIRE_LATE_SECONDS = env_int("GRADENT_FIRE_LATE_SECONDS", 60, minimum=1)
 # How often the dispatcher mines history for suggestions; 0 turns mining off.
 GRADENT_MINING_INTERVAL = env_int("GRADENT_MINING_INTERVAL", 3600, minimum=0)
-# Each web process remembers a webhook (its secret, trigger and filters) this long after
-# reading it; a change made in the same process applies at once, elsewhere within this.
+# Incoming webhooks (/api/hooks/, anyone may POST there; docs/security.md). Caps on what a
+# tenant may set on a webhook: its body size, and its deliveries a minute (0: no cap, so a
+# tenant may turn its limit off). Unsigned webhooks (scheme "none") only where allowed.
+GRADENT_WEBHOOK_MAX_BODY_BYTES = env_int("GRADENT_WEBHOOK_MAX_BODY_BYTES", 5 * 1024 * 1024, minimum=1)
+GRADENT_WEBHOOK_MAX_RATE_PER_MINUTE = env_int("GRADENT_WEBHOOK_MAX_RATE_PER_MINUTE", 600, minimum=0)
+GRADENT_WEBHOOK_ALLOW_UNSIGNED = env_bool("GRADENT_WEBHOOK_ALLOW_UNSIGNED", False)
+# Requests a minute from one address to the whole endpoint (beyond: 429, nothing stored;
+# 0: no limit), and how many requests to unknown paths an address gets stored an hour.
+GRADENT_WEBHOOK_PER_ADDRESS_PER_MINUTE = env_int("GRADENT_WEBHOOK_PER_ADDRESS_PER_MINUTE", 600, minimum=0)
+GRADENT_WEBHOOK_UNKNOWN_SAMPLES = env_int("GRADENT_WEBHOOK_UNKNOWN_SAMPLES", 10, minimum=0)
+# An oversize body is read and dropped up to this many bytes so its sender gets the 413.
+GRADENT_WEBHOOK_DISCARD_BYTES = env_int("GRADENT_WEBHOOK_DISCARD_BYTES", 64 * 1024 * 1024, minimum=0)
+# Deliveries are kept this many days, and at most this many per webhook (and as many of
+# requests to unknown paths); the dispatcher prunes them every RETENTION_INTERVAL seconds.
+GRADENT_WEBHOOK_RETENTION_DAYS = env_int("GRADENT_WEBHOOK_RETENTION_DAYS", 30, minimum=1)
+GRADENT_WEBHOOK_RETENTION_COUNT = env_int("GRADENT_WEBHOOK_RETENTION_COUNT", 1000, minimum=1)
+GRADENT_WEBHOOK_RETENTION_INTERVAL = env_int("GRADENT_WEBHOOK_RETENTION_INTERVAL", 600, minimum=0)
 # USD per million tokens: {"model": [input, output]}; extend with GRADENT_MODEL_PRICES.
 GRADENT_MODEL_PRICES = {
     "gpt-4o": [2.50, 10.00],

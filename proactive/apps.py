@@ -23,7 +23,13 @@ class ProactiveConfig(AppConfig):
         agent_events.register_event(MONITOR_FLIPPED)
         register_tool("proactive.events.EmitEventTool")
         register_tool("proactive.events.ScheduleFollowupTool")
-        for source in ("ScheduleSource", "MonitorSource", "WebhookDeliverySource", "SuggestionSource"):
+        for source in (
+            "ScheduleSource",
+            "MonitorSource",
+            "WebhookDeliverySource",
+            "SuggestionSource",
+            "DeliveryRetentionSource",
+        ):
             register_source(f"proactive.sources.{source}")
         checks.register(check_plugins)
         checks.register(check_callable_probes)

@@ -416,11 +416,14 @@ class WebhookForm(forms.ModelForm):
         ]
         help_texts = {
             "tolerance_seconds": "How old a signed timestamp may be (schemes that sign one).",
-            "rate_limit_per_minute": "Deliveries beyond this are refused with 429; 0 for no limit.",
+            "max_body_bytes": "Larger bodies are refused with 413. The server sets the most you may choose.",
+            "rate_limit_per_minute": "Deliveries beyond this are refused with 429. The server sets the most you may "
+            "choose; 0 (no limit) only where it sets none.",
         }
 
     def __init__(self, *args, user, **kwargs):
         super().__init__(*args, **kwargs)
+        from proactive.services import webhook_default_limits
         from proactive.signatures import scheme_choices
 
         self.user = user
@@ -433,12 +436,31 @@ class WebhookForm(forms.ModelForm):
             self.fields["trigger"].empty_label = "Choose a trigger"
             self.fields["scheme"].choices = scheme_choices()
             self.initial.setdefault("scheme", "standard_webhooks")
+            for name, value in webhook_default_limits().items():
+                self.initial.setdefault(name, value)
             only = list(self.fields["trigger"].queryset[:2])
             if len(only) == 1 and not self.is_bound:
                 self.initial.setdefault("trigger", only[0].pk)
         else:
             del self.fields["trigger"]
             del self.fields["scheme"]
+
+    def clean(self):
+        from proactive.services import webhook_validate_limits
+
+        cleaned = super().clean()
+        # A value unchanged on edit is not checked again (capped at the door anyway).
+        changed = set(self.changed_data) if self.instance.pk else set(cleaned)
+        try:
+            webhook_validate_limits(
+                **{name: cleaned.get(name) for name in ("scheme", "max_body_bytes", "rate_limit_per_minute")
+                   if name in changed}
+            )  # fmt: skip
+        except serializers.ValidationError as exc:
+            for field, detail in exc.detail.items():
+                if field in self.fields and field not in self.errors:
+                    self.add_error(field, error_text(detail))
+        return cleaned
 
     def save(self, commit: bool = True) -> Webhook:
         webhook = super().save(commit=False)

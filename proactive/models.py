@@ -1,9 +1,7 @@
 from __future__ import annotations
 
-import json
 import secrets
 from datetime import UTC
-from urllib.parse import parse_qs
 
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
@@ -12,6 +10,7 @@ from django.utils import timezone
 
 from agents.models import Agent, OverlapPolicy, Run
 from gradent.lib.crypto import EncryptedTextField
+from proactive.payloads import parse_body
 from workspaces.models import Workspace
 
 
@@ -253,27 +252,6 @@ class Webhook(models.Model):
 
     def __str__(self) -> str:
         return self.name or f"Webhook {self.url_path[:8]}…"
-
-
-def parse_body(body: bytes, content_type: str) -> dict | None:
-    """A delivery's body as data for the agent; None when it claims to be JSON and is not."""
-    content_type = content_type.split(";")[0].strip().lower()
-    if not body:
-        return {}
-    if content_type == "application/x-www-form-urlencoded":
-        form = {k: v[0] if len(v) == 1 else v for k, v in parse_qs(body.decode("utf-8", "replace")).items()}
-        if "payload" in form and isinstance(form["payload"], str):  # GitHub's form-encoded deliveries
-            try:
-                data = json.loads(form["payload"])
-            except (ValueError, RecursionError):
-                return None
-            return data if isinstance(data, dict) else {"data": data}
-        return form
-    try:
-        data = json.loads(body)
-    except (ValueError, RecursionError):  # RecursionError: absurdly deep nesting
-        return None if "json" in content_type else {"body": body.decode("utf-8", "replace")}
-    return data if isinstance(data, dict) else {"data": data}
 
 
 class WebhookDelivery(models.Model):

@@ -23,6 +23,12 @@ def pending_deliveries(*, limit: int) -> list[tuple]:
     )
 
 
+def webhooks_over_delivery_count(keep: int) -> list[int | None]:
+    """The webhooks (None: requests to unknown paths) with more than `keep` deliveries."""
+    over = WebhookDelivery.objects.values("webhook_id").annotate(count=Count("id")).filter(count__gt=keep)
+    return list(over.values_list("webhook_id", flat=True))
+
+
 def agent_schedule(agent: Agent) -> Schedule | None:
     """The schedule that the agent's own `schedule` field drives, if it has one."""
     return Schedule.objects.filter(agent=agent, is_agent_schedule=True).first()

@@ -275,6 +275,20 @@ class WebhookSerializer(StrictModelSerializer):
             raise serializers.ValidationError(f"Unknown scheme {value!r}; choose one of: {', '.join(SCHEMES)}.")
         return value
 
+    def validate(self, attrs: dict) -> dict:
+        from proactive.services import webhook_default_limits, webhook_validate_limits
+
+        # Only what is being set: a limit stored before the caps existed is capped at the
+        # door (proactive.hooks), and must not block renaming the webhook.
+        webhook_validate_limits(
+            scheme=attrs.get("scheme"),
+            max_body_bytes=attrs.get("max_body_bytes"),
+            rate_limit_per_minute=attrs.get("rate_limit_per_minute"),
+        )
+        if self.instance is None:
+            attrs = {**webhook_default_limits(), **attrs}
+        return attrs
+
     def validate_trigger_id(self, value: int) -> int:
         request = self.context["request"]
         trigger = scope_queryset(Trigger.objects.all(), request.user).filter(pk=value).first()

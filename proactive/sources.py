@@ -1,4 +1,5 @@
-"""The proactive app's dispatcher sources: due schedules and due monitor checks."""
+"""The proactive app's dispatcher sources: due schedules, due monitor checks, the runs of
+webhook deliveries, suggestions, and the deliveries' retention."""
 
 from __future__ import annotations
 
@@ -191,3 +192,26 @@ class SuggestionSource(Source):
         for workspace in Workspace.objects.all().iterator():
             found += len(mine_suggestions(workspace, now=now))
         return TickResult(done=found)
+
+
+class DeliveryRetentionSource(Source):
+    """Prunes webhook deliveries by age and count per webhook (GRADENT_WEBHOOK_RETENTION_*),
+    once per GRADENT_WEBHOOK_RETENTION_INTERVAL across dispatchers (the cache says who)."""
+
+    name = "webhook_retention"
+
+    def tick(self, now: datetime) -> TickResult:
+        from django.conf import settings
+        from django.core.cache import cache
+
+        from proactive.services import webhook_prune_deliveries
+
+        interval = settings.GRADENT_WEBHOOK_RETENTION_INTERVAL
+        if not interval or not cache.add("proactive:webhook-retention", now.isoformat(), timeout=interval):
+            return TickResult()
+        try:
+            return TickResult(done=webhook_prune_deliveries(now=now))
+        except OperationalError:
+            cache.delete("proactive:webhook-retention")  # a database conflict: again next tick
+            logger.warning("webhook retention: database conflict; retrying next tick", exc_info=True)
+            return TickResult()

@@ -32,7 +32,14 @@ from proactive.services.schedules import (
     schedule_validate,
 )
 from proactive.services.triggers import render_task, trigger_fire, trigger_input, trigger_matches
-from proactive.services.webhooks import webhook_replay, webhook_slot_key, webhook_start_pending
+from proactive.services.webhooks import (
+    webhook_default_limits,
+    webhook_prune_deliveries,
+    webhook_replay,
+    webhook_slot_key,
+    webhook_start_pending,
+    webhook_validate_limits,
+)
 
 __all__ = [
     "CATCHUP_SCAN_LIMIT",
@@ -59,7 +66,10 @@ __all__ = [
     "trigger_fire",
     "trigger_input",
     "trigger_matches",
+    "webhook_default_limits",
+    "webhook_prune_deliveries",
     "webhook_replay",
     "webhook_slot_key",
     "webhook_start_pending",
+    "webhook_validate_limits",
 ]
