@@ -382,11 +382,14 @@ GRADENT_MODEL_PRICES = {
     **env_json("GRADENT_MODEL_PRICES", {}),
 }
 
+# Off: no log line per request or per task (gradent.lib.quietlog); `up --verbose` turns it on.
+GRADENT_VERBOSE = env_bool("GRADENT_VERBOSE", False)
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "filters": {"quiet": {"()": "gradent.lib.quietlog.QuietFilter"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["quiet"]}},
     "root": {"handlers": ["console"], "level": env_str("GRADENT_LOG_LEVEL", "INFO")},
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }
