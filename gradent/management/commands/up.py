@@ -208,6 +208,9 @@ class Command(BaseCommand):
                 self.stderr.write(f"{child.name} exited with code {code}; restarting it.")
                 child.start()
 
+        if not admin_shown:
+            # Stopped before the workers were ready: a generated password is shown only now.
+            self.stdout.write(admin_message)
         self.stdout.write("Stopping…")
         dispatcher.stop()
         for child in children:
