@@ -558,5 +558,6 @@ def after_run_finished(run: Run, *, success_counted: bool = False) -> None:
     if run.status == RunStatus.SUCCEEDED:
         events.publish(events.RUN_SUCCEEDED, run=run)
     elif run.status in (RunStatus.FAILED, RunStatus.TIMED_OUT):
+        logger.warning("run %s of agent %s %s: %s", run.pk, run.agent_id, run.status.replace("_", " "), run.reason)
         events.publish(events.RUN_FAILED, run=run)
     release_waiting_run(agent_id=run.agent_id)

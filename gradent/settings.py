@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import secrets
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -276,10 +277,65 @@ STORAGES = {
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
 }
 
-GRADENT_BEHIND_PROXY = env_bool("GRADENT_BEHIND_PROXY", False)
+# --- Transport security, login lockout, Content Security Policy --------------------------
+# GRADENT_PRODUCTION=true turns on what `manage.py check --deploy` asks for, assuming a
+# TLS-terminating proxy in front (docs/deploy.md); each part can be set on its own too.
+GRADENT_PRODUCTION = env_bool("GRADENT_PRODUCTION", False)
+GRADENT_BEHIND_PROXY = env_bool("GRADENT_BEHIND_PROXY", GRADENT_PRODUCTION)
+# Proxies in front that append to X-Forwarded-For: the client is the address the outermost
+# one saw (gradent.lib.clientip). Only read when GRADENT_BEHIND_PROXY is on.
+GRADENT_PROXY_COUNT = env_int("GRADENT_PROXY_COUNT", 1, minimum=1)
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if GRADENT_BEHIND_PROXY else None
-SESSION_COOKIE_SECURE = env_bool("GRADENT_SECURE_COOKIES", False)
+SECURE_SSL_REDIRECT = env_bool("GRADENT_SSL_REDIRECT", GRADENT_PRODUCTION)
+# A load balancer or monitor probes the backend over plain HTTP.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+SECURE_HSTS_SECONDS = env_int("GRADENT_HSTS_SECONDS", 31_536_000 if GRADENT_PRODUCTION else 0, minimum=0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("GRADENT_HSTS_INCLUDE_SUBDOMAINS", GRADENT_PRODUCTION)
+# Preloading is a promise to browsers about the whole domain, for its owner to make.
+SECURE_HSTS_PRELOAD = env_bool("GRADENT_HSTS_PRELOAD", False)
+SILENCED_SYSTEM_CHECKS = [] if SECURE_HSTS_PRELOAD else ["security.W021"]
+SESSION_COOKIE_SECURE = env_bool("GRADENT_SECURE_COOKIES", GRADENT_PRODUCTION)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+
+# django-axes: the login page and the admin lock a user name, and an address, out after
+# AXES_FAILURE_LIMIT failed logins within the cool-off; /api/auth/token counts too.
+INSTALLED_APPS += ["axes", "csp"]
+MIDDLEWARE += ["csp.middleware.CSPMiddleware", "axes.middleware.AxesMiddleware"]
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = env_int("GRADENT_LOGIN_FAILURE_LIMIT", 10, minimum=1)
+AXES_COOLOFF_TIME = timedelta(minutes=env_float("GRADENT_LOGIN_COOLOFF_MINUTES", 15.0))
+# "username": a name guessed at from anywhere; "ip_address": one address guessing many
+# names; "username+ip_address": the pair only (a name cannot be locked from elsewhere).
+AXES_LOCKOUT_PARAMETERS = [
+    item.split("+") if "+" in item else item
+    for item in env_list("GRADENT_LOGIN_LOCKOUT_BY", ["username", "ip_address"])
+]
+AXES_CLIENT_IP_CALLABLE = "gradent.lib.clientip.client_ip"
+AXES_LOCKOUT_CALLABLE = "gradent.lockout.locked_out"
+AXES_RESET_ON_SUCCESS = False  # a success must not clear an address's failures at other names
+AXES_ENABLE_ACCESS_FAILURE_LOG = False
+AXES_DISABLE_ACCESS_LOG = True  # no row per successful login
+AXES_VERBOSE = False
+
+# django-csp: nothing inline, nothing from elsewhere. Pages keep their scripts in
+# static/*.js (htmx is configured by a meta tag so it injects no <style> of its own).
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:"],
+        "connect-src": ["'self'"],
+        "font-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'none'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    }
+}
 
 # --- Gradent --------------------------------------------------------------------------
 # Outbound reach (gradent/lib/safehttp.py). Private/loopback targets allowed per purpose:
@@ -385,11 +441,14 @@ GRADENT_MODEL_PRICES = {
     **env_json("GRADENT_MODEL_PRICES", {}),
 }
 
+# Off: no log line per request or per task (gradent.lib.quietlog); `up --verbose` turns it on.
+GRADENT_VERBOSE = env_bool("GRADENT_VERBOSE", False)
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "filters": {"quiet": {"()": "gradent.lib.quietlog.QuietFilter"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["quiet"]}},
     "root": {"handlers": ["console"], "level": env_str("GRADENT_LOG_LEVEL", "INFO")},
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }

@@ -29,6 +29,7 @@ from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
+from gradent.lib.clientip import client_ip
 from gradent.lib.signatures import SignatureError
 from proactive.models import Webhook, WebhookDelivery
 from proactive.payloads import PayloadError, load_payload
@@ -86,17 +87,9 @@ def _webhook(url_path: str) -> Webhook | None:
 
 
 def _source_address(request: HttpRequest) -> str | None:
-    """The sender's address: REMOTE_ADDR, or behind a proxy (GRADENT_BEHIND_PROXY) the
-    address the proxy appended to X-Forwarded-For (the last one: the others are the
-    client's own claims)."""
-    remote = request.META.get("REMOTE_ADDR") or None
-    if settings.GRADENT_BEHIND_PROXY:
-        forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "").rsplit(",", 1)[-1].strip()
-        try:
-            return str(ipaddress.ip_address(forwarded))
-        except ValueError:
-            pass
-    return remote
+    """The sender's address: REMOTE_ADDR, or behind proxies the one they saw
+    (gradent.lib.clientip, GRADENT_BEHIND_PROXY and GRADENT_PROXY_COUNT)."""
+    return client_ip(request)
 
 
 def _sender(address: str | None) -> str:

@@ -126,6 +126,18 @@ def test_it_fails_when_the_model_calls_a_tool_that_is_not_allowed():
     assert run.attempt == 1  # not retried
 
 
+def test_it_logs_a_failed_run_as_a_warning_with_its_reason(caplog):
+    agent = make_agent(
+        provider_settings=scripted({"tool": "http_request", "args": {"url": "https://x"}}), allowed_tools=["recall"]
+    )
+    run = start_run(agent)
+    with caplog.at_level("INFO", logger="agents.executor"):
+        execute_run(run.pk)
+    run.refresh_from_db()
+    (record,) = [r for r in caplog.records if r.name == "agents.executor" and r.levelname == "WARNING"]
+    assert record.getMessage() == f"run {run.pk} of agent {agent.pk} failed: {run.reason}"
+
+
 def test_it_stops_at_the_step_budget_without_retrying():
     steps = [{"tool": "recall", "args": {}} for _ in range(5)]
     agent = make_agent(provider_settings=scripted(*steps), allowed_tools=["recall"], max_steps=2)

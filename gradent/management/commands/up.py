@@ -4,7 +4,12 @@ Migrates, makes sure there is an admin, then starts gunicorn (web) and a django-
 as children and runs the dispatcher loop in a thread of its own (this process has Django
 loaded already; a separate dispatcher process would cost ~80 MB more at idle). It
 supervises all three: one that dies is restarted, one that keeps dying stops the group
-with a clear message. Ctrl-C / SIGTERM stop everything cleanly.
+with a clear message. Ctrl-C / SIGTERM stop everything cleanly; a `kill -9` of `up` stops
+the children too (they get SIGTERM from the kernel: gradent.lib.procs.die_with_parent).
+
+The terminal gets the start-up lines, warnings and errors; per-request and per-task lines
+only with --verbose. "Gradent is up" is printed once the port answers, the admin's
+credentials last, once the workers are ready.
 """
 
 from __future__ import annotations
@@ -23,9 +28,13 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 
+from gradent.lib.procs import die_with_parent, port_answers, port_in_use, port_owner
+
 MAX_RESTARTS = 5
 RESTART_WINDOW = 60.0
 STOP_TIMEOUT = 15.0
+# The admin's credentials wait this long for the workers' start-up lines, then print anyway.
+WORKERS_READY_TIMEOUT = 30.0
 
 
 def child_env() -> dict[str, str]:
@@ -46,8 +55,14 @@ class Child:
 
     def start(self) -> None:
         # Own process group: a child's own children (gunicorn and qcluster workers) are
-        # stopped together, and a terminal's Ctrl-C reaches them only through us.
-        self.process = subprocess.Popen(self.argv, start_new_session=True, env=child_env())
+        # stopped together, and a terminal's Ctrl-C reaches them only through us. Being in
+        # a session of its own, nothing would stop it if we were killed outright: the
+        # kernel sends it SIGTERM then (its own children follow, as on a normal stop).
+        # Children are started from the main thread only: the signal comes when the
+        # starting thread ends.
+        self.process = subprocess.Popen(
+            self.argv, start_new_session=True, env=child_env(), preexec_fn=die_with_parent()
+        )
 
     def alive(self) -> bool:
         return self.process is not None and self.process.poll() is None
@@ -125,14 +140,28 @@ class Command(BaseCommand):
         parser.add_argument("--host", default=os.environ.get("GRADENT_HOST", "127.0.0.1"))
         parser.add_argument("--demo", action="store_true", help="Create example agents that need no API key.")
         parser.add_argument("--web-workers", type=int, default=1, help="gunicorn processes (threads: 4 each).")
+        parser.add_argument(
+            "--verbose",
+            action="store_true",
+            help="Also log every request (gunicorn's access log) and every task.",
+        )
 
-    def handle(self, *args, port: int, host: str, demo: bool, web_workers: int, **options) -> None:
+    def handle(self, *args, port: int, host: str, demo: bool, web_workers: int, verbose: bool, **options) -> None:
+        if port_in_use(host, port):
+            owner = port_owner(port)
+            raise CommandError(
+                f"Port {port} on {host} is already in use{f' by {owner}' if owner else ''}. "
+                "Stop that process or start Gradent on another port (--port)."
+            )
+        if verbose:
+            os.environ["GRADENT_VERBOSE"] = "true"  # the children
+            settings.GRADENT_VERBOSE = True  # this process: the dispatcher's logging
         self.stdout.write(f"Gradent: data in {settings.DATA_DIR}")
         manage = str(Path(settings.BASE_DIR) / "manage.py")
         # In a process of its own: the migration graph would stay in this one's memory
         # for as long as Gradent runs (~30 MB).
         subprocess.run([sys.executable, manage, "migrate", "--no-input", "--verbosity", "0"], check=True)
-        admin = self.ensure_admin()
+        admin, admin_message = self.ensure_admin()
         if demo:
             from gradent.demo import create_demo
 
@@ -141,8 +170,10 @@ class Command(BaseCommand):
 
         serve_own_address(host, port)
         web = [sys.executable, "-m", "gunicorn", "gradent.wsgi:application", "--bind", f"{host}:{port}"]
-        web += ["--workers", str(web_workers), "--worker-class", "gthread", "--threads", "4"]
-        web += ["--access-logfile", "-", "--graceful-timeout", "10", "--no-control-socket"]
+        web += ["--config", "python:gradent.gunicorn_conf", "--workers", str(web_workers)]
+        web += ["--worker-class", "gthread", "--threads", "4", "--graceful-timeout", "10", "--no-control-socket"]
+        if verbose:
+            web += ["--access-logfile", "-"]
         children = [
             Child("web", web),
             Child("workers", [sys.executable, manage, "qcluster"]),
@@ -159,11 +190,20 @@ class Command(BaseCommand):
             child.start()
         dispatcher = DispatcherThread()
         dispatcher.start()
-        self.stdout.write(self.style.SUCCESS(f"Gradent is up: http://{host}:{port}/  (Ctrl-C stops it)"))
+        started = time.monotonic()
+        announced = admin_shown = False
 
         failure = ""
         while not stopping and not failure:
-            time.sleep(0.5)
+            time.sleep(0.5 if admin_shown else 0.1)
+            if not announced and port_answers(host, port):
+                announced = True
+                self.stdout.write(self.style.SUCCESS(f"Gradent is up: http://{host}:{port}/  (Ctrl-C stops it)"))
+            if announced and not admin_shown:
+                waited = time.monotonic() - started
+                if workers_ready(children[1]) or waited > WORKERS_READY_TIMEOUT:
+                    admin_shown = True
+                    self.stdout.write(admin_message)
             if not dispatcher.alive():
                 failure = dispatcher.restart_or_fail(self.stderr)
             for child in children:
@@ -182,6 +222,9 @@ class Command(BaseCommand):
                 self.stderr.write(f"{child.name} exited with code {code}; restarting it.")
                 child.start()
 
+        if not admin_shown:
+            # Stopped before the workers were ready: a generated password is shown only now.
+            self.stdout.write(admin_message)
         self.stdout.write("Stopping…")
         dispatcher.stop()
         for child in children:
@@ -199,10 +242,14 @@ class Command(BaseCommand):
         self.stdout.write("Stopped.")
 
     def ensure_admin(self):
+        """The first admin, and what to tell about it (printed last, once all is up)."""
         User = get_user_model()
         admin = User.objects.filter(is_superuser=True).order_by("pk").first()
         if admin is not None:
-            return admin
+            name = admin.get_username()
+            return admin, (
+                f"Admin account {name!r} exists. Forgot its password? python manage.py changepassword {name}"
+            )
         username = os.environ.get("DJANGO_SUPERUSER_USERNAME", "admin")
         email = os.environ.get("DJANGO_SUPERUSER_EMAIL", "")
         password = os.environ.get("DJANGO_SUPERUSER_PASSWORD")
@@ -211,10 +258,20 @@ class Command(BaseCommand):
         admin = User.objects.create_superuser(username=username, email=email, password=password)
         if generated:
             bar = "=" * 60
-            self.stdout.write(
+            return admin, (
                 f"{bar}\nFirst admin account created. This password is shown once:\n"
                 f"  username: {username}\n  password: {password}\n{bar}"
             )
-        else:
-            self.stdout.write(f"First admin account {username!r} created from DJANGO_SUPERUSER_*.")
-        return admin
+        return admin, f"First admin account {username!r} created from DJANGO_SUPERUSER_*."
+
+
+def workers_ready(child: Child) -> bool:
+    """Whether this child's django-q2 cluster reports its workers started (Idle/Working)."""
+    if not child.alive():
+        return False
+    try:
+        from django_q.status import Stat
+
+        return any(stat.pid == child.process.pid and stat.status in ("Idle", "Working") for stat in Stat.get_all())
+    except Exception:
+        return False
