@@ -175,8 +175,10 @@ def statistics(workspace: Workspace) -> dict:
 
 def executor_statistics(workspace: Workspace) -> dict:
     actions = GoalAction.objects.filter(goal__workspace=workspace)
+    skipped = Q(status=GoalAction.Status.SKIPPED)
     totals = actions.aggregate(
-        actions_executed=Count("id"),
+        actions_executed=Count("id", filter=~skipped),
+        actions_skipped=Count("id", filter=skipped),
         actions_succeeded=Count("id", filter=Q(status=GoalAction.Status.SUCCEEDED)),
         actions_failed=Count("id", filter=Q(status=GoalAction.Status.FAILED)),
         actions_pending=Count("id", filter=Q(status=GoalAction.Status.RUNNING)),
@@ -186,7 +188,8 @@ def executor_statistics(workspace: Workspace) -> dict:
     by_action = {
         row["action"]: {k: v for k, v in row.items() if k != "action"}
         for row in actions.values("action").annotate(
-            executed=Count("id"),
+            executed=Count("id", filter=~skipped),
+            skipped=Count("id", filter=skipped),
             succeeded=Count("id", filter=Q(status=GoalAction.Status.SUCCEEDED)),
             failed=Count("id", filter=Q(status=GoalAction.Status.FAILED)),
         )

@@ -219,6 +219,7 @@ class GoalAction(models.Model):
         RUNNING = "running", "Running (impact not measured yet)"
         SUCCEEDED = "succeeded", "Succeeded"
         FAILED = "failed", "Failed"
+        SKIPPED = "skipped", "Skipped (not run; not counted)"
 
     goal = models.ForeignKey(Goal, on_delete=models.CASCADE, related_name="actions")
     action = models.CharField("action", max_length=100)

@@ -11,7 +11,7 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from agents.models import RunSource
+from agents.models import OverlapPolicy, RunSource, RunStatus
 from agents.services import start_run
 from autonomy import channels as autonomy_channels
 from autonomy import collector
@@ -248,9 +248,12 @@ def run_cycle(workspace: Workspace, *, now: datetime | None = None, run_executor
         summary["goals_expired"] = goals_expire(workspace, now=now)
         summary["actions"] = act_on_goals(workspace, config, learner, now=now)
         learner_save(workspace, learner)
-        if run_executor and config.executor_id:
-            run = executor_run(config, task="Autonomous cycle: review the workspace and act on what needs doing.")
+        run = executor_cycle_run(config, action_ids=summary["actions"], run_executor=run_executor)
+        if run is not None:
             summary["executor_run"] = run.pk
+            summary["executor_run_status"] = run.status
+            if run.status == RunStatus.SKIPPED:
+                summary["executor_skipped"] = run.reason
         summary["retention"] = apply_retention(workspace, now=now)
     except Exception as exc:
         logger.exception("autonomous cycle of workspace %s failed", workspace.pk)
@@ -517,16 +520,15 @@ def action_run(
         created=now,
         impact_before=latest_value(goal.workspace, goal.metric_name) if goal.metric_name else None,
     )
+    if name == RUN_EXECUTOR_AGENT:
+        # Started with the cycle's one executor run (executor_cycle_run), goals as its input.
+        action.save()
+        return action
     try:
-        if name == RUN_EXECUTOR_AGENT:
-            run = executor_run(config, task=goal_task(goal), source_ref=f"goal:{goal.pk}")
-            action.run = run
-            result = {"success": run.status != "skipped", "run": run.pk, "status": run.status}
-        else:
-            params = {"goal": goal_context(goal), "workspace_id": goal.workspace_id, "strategy": strategy}
-            with transaction.atomic():
-                result = action_handlers()[name](params, goal.pk)
-            result = dict(result) if isinstance(result, dict) else {"success": True}
+        params = {"goal": goal_context(goal), "workspace_id": goal.workspace_id, "strategy": strategy}
+        with transaction.atomic():
+            result = action_handlers()[name](params, goal.pk)
+        result = dict(result) if isinstance(result, dict) else {"success": True}
         if result.get("success", True) is False:
             raise ActionFailed(str(result.get("error") or "the handler reported failure"))
         action.result = jsonable(result)
@@ -592,11 +594,53 @@ def goal_task(goal: Goal) -> str:
     )
 
 
-def executor_run(config: AutonomousConfig, *, task: str, source_ref: str = ""):
+CYCLE_TASK = "Autonomous cycle: review the workspace and act on what needs doing."
+
+
+def executor_cycle_run(config: AutonomousConfig, *, action_ids: list[int], run_executor: bool = True):
+    """The cycle's one executor run: the review, and every goal whose chosen action this
+    cycle is run_executor_agent, given as its input. None when there is nothing to run.
+
+    One run per cycle, so the agent's overlap policy never skips the second goal. A start
+    that is refused anyway (agent paused, quota, a run already waiting) is recorded on the
+    goals' actions as skipped: not a failure, and the learner is not told."""
+    actions = list(
+        GoalAction.objects.filter(
+            pk__in=action_ids, action=RUN_EXECUTOR_AGENT, status=GoalAction.Status.RUNNING, run__isnull=True
+        ).select_related("goal")
+    )
+    actions.sort(key=lambda action: action_ids.index(action.pk))  # most urgent goal first
+    if not config.executor_id or not (actions or run_executor):
+        return None
+    goals = [{**goal_context(action.goal), "task": goal_task(action.goal)} for action in actions]
+    task = CYCLE_TASK
+    if goals:
+        task += " Goals to act on:\n" + "\n".join(f"- {goal['task']}" for goal in goals)
+    run = executor_run(config, task=task, goals=goals)
+    ids = [action.pk for action in actions]
+    if run.status == RunStatus.SKIPPED:
+        reason = f"The executor run was skipped: {run.reason}"
+        GoalAction.objects.filter(pk__in=ids).update(
+            run=run, status=GoalAction.Status.SKIPPED, error=reason[:1000], result={"run": run.pk, "status": run.status}
+        )
+    else:
+        GoalAction.objects.filter(pk__in=ids).update(run=run, result={"run": run.pk, "status": run.status})
+    return run
+
+
+def executor_run(config: AutonomousConfig, *, task: str, goals: list[dict] | None = None, source_ref: str = ""):
+    """Start the executor agent. The cycle queues behind a running run of the agent
+    (queue_one) whatever the agent's own overlap policy, except that `allow` stays allow."""
+    agent = config.executor
+    policy = OverlapPolicy.ALLOW if agent.overlap_policy == OverlapPolicy.ALLOW else OverlapPolicy.QUEUE_ONE
+    run_input: dict[str, Any] = {"task": task}
+    if goals is not None:
+        run_input["goals"] = jsonable(goals)
     with transaction.atomic():
         return start_run(
-            config.executor,
+            agent,
             source=RunSource.AUTONOMY,
             source_ref=source_ref or f"autonomy:{config.workspace_id}",
-            input={"task": task},
+            input=run_input,
+            overlap_policy=policy,
         )
