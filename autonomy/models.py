@@ -170,6 +170,7 @@ class Goal(models.Model):
         ACHIEVED = "achieved", "Achieved"
         FAILED = "failed", "Failed"
         EXPIRED = "expired", "Expired"
+        CANCELLED = "cancelled", "Cancelled (its rule changed)"
 
     workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="goals")
     goal_type = models.CharField("goal type", max_length=30, choices=GoalType.choices)

@@ -47,30 +47,65 @@ GOAL_LIFETIME = timedelta(hours=48)
 
 
 # --- configuration ---------------------------------------------------------------------------
-# Rules for the built-in collector's metrics, given to each workspace with its config.
+# Rules given to every workspace: the built-in collector's metrics, and the common names
+# the original designs record (percentages 0–100, latency in milliseconds, queue length in
+# items). A workspace replaces one by saving a rule of the same metric name.
 DEFAULT_RULES = [
     # (metric, warning, critical, goal type); all "above".
     ("host_cpu_load_percent", 80.0, 95.0, GoalType.BOTTLENECK_PREVENTION),
     ("host_memory_used_percent", 85.0, 95.0, GoalType.RESOURCE_OPTIMIZATION),
     ("host_disk_used_percent", 85.0, 95.0, GoalType.CAPACITY_PLANNING),
     ("run_failure_rate", 20.0, 50.0, GoalType.SLA_MAINTENANCE),
+    ("cpu_usage", 80.0, 95.0, GoalType.BOTTLENECK_PREVENTION),
+    ("memory_usage", 85.0, 95.0, GoalType.RESOURCE_OPTIMIZATION),
+    ("disk_usage", 85.0, 95.0, GoalType.CAPACITY_PLANNING),
+    ("error_rate", 5.0, 10.0, GoalType.SLA_MAINTENANCE),
+    ("latency", 500.0, 1000.0, GoalType.PERFORMANCE_TARGET),
+    ("response_time", 500.0, 1000.0, GoalType.PERFORMANCE_TARGET),
+    ("queue_depth", 100.0, 1000.0, GoalType.BOTTLENECK_PREVENTION),
 ]
 
 
 def config_for(workspace: Workspace) -> AutonomousConfig:
     config, created = AutonomousConfig.objects.get_or_create(workspace=workspace)
     if created:
-        for name, warning, critical, goal_type in DEFAULT_RULES:
-            MetricRule.objects.get_or_create(
-                workspace=workspace,
-                metric_name=name,
-                defaults={"warning": warning, "critical": critical, "goal_type": goal_type, "direction": "above"},
-            )
+        rules_ensure_defaults(workspace)
     return config
 
 
-def rule_save(*, workspace: Workspace, metric_name: str, **fields) -> MetricRule:
+def rules_ensure_defaults(workspace: Workspace) -> None:
+    """Add the default rules the workspace does not have yet (its own rule of the same name
+    wins). Called with each cycle, so defaults added in a later release reach old workspaces."""
+    MetricRule.objects.bulk_create(
+        [
+            MetricRule(
+                workspace=workspace,
+                metric_name=name,
+                warning=warning,
+                critical=critical,
+                goal_type=goal_type,
+                direction="above",
+            )
+            for name, warning, critical, goal_type in DEFAULT_RULES
+        ],
+        ignore_conflicts=True,
+    )
+
+
+def rule_save(*, workspace: Workspace, metric_name: str, now: datetime | None = None, **fields) -> MetricRule:
+    """Create or replace a metric's rule (the metric need not have data yet). Goals opened
+    under another threshold or direction are closed as cancelled, and the metric is analysed
+    again under the new rule, which may open a goal of its own."""
+    now = now or timezone.now()
     rule, _ = MetricRule.objects.update_or_create(workspace=workspace, metric_name=metric_name, defaults=fields)
+    stale = (
+        Goal.objects.active()
+        .filter(workspace=workspace, metric_name=metric_name, cause__startswith="breach:")
+        .exclude(cause=rule_cause(rule))
+    )
+    for goal in stale:
+        goal_close(goal, status=Goal.Status.CANCELLED, now=now, reason=f"the rule of {metric_name} changed")
+    analyse_rule(workspace, rule, now=now)
     return rule
 
 
@@ -280,34 +315,46 @@ def analyse(workspace: Workspace, *, now: datetime) -> dict[str, list[int]]:
     """Forecast each ruled metric; close goals back in range, open goals for breaches."""
     created: list[int] = []
     achieved: list[int] = []
+    rules_ensure_defaults(workspace)
     for rule in MetricRule.objects.filter(workspace=workspace):
-        series = metric_series(workspace, rule.metric_name, now=now)
-        if len(series) == 0:
-            continue
-        latest = series.values[-1]
-        try:
-            best = metric_forecast(series)
-            hit = breach(best, threshold=rule.critical, direction=rule.direction) if best is not None else None
-        except ValueError:
-            # One unforecastable series (e.g. spanning too many steps) must not stop the others.
-            logger.exception("cannot forecast metric %r of workspace %s", rule.metric_name, workspace.pk)
-            continue
-        cause = f"breach:{rule.metric_name}:{rule.direction}:{rule.critical:g}"
-        open_goal = Goal.objects.active().filter(workspace=workspace, cause=cause).first()
-        if open_goal is not None:
-            if rule.in_range(latest) and hit is None:
-                goal_close(open_goal, status=Goal.Status.ACHIEVED, now=now, latest=latest)
-                achieved.append(open_goal.pk)
-            continue
-        if len(series) < MIN_POINTS:
-            continue  # one spike is not a reason to act
-        if hit is None and not _past(latest, rule.critical, rule.direction):
-            continue
-        goal = goal_open(workspace=workspace, rule=rule, cause=cause, hit=hit, latest=latest, best=best, now=now)
-        if goal is not None:
-            created.append(goal.pk)
+        outcome = analyse_rule(workspace, rule, now=now)
+        if outcome is not None:
+            (created if outcome[0] == "created" else achieved).append(outcome[1])
     created += analyse_patterns(workspace, now=now)
     return {"created": created, "achieved": achieved}
+
+
+def rule_cause(rule: MetricRule) -> str:
+    return f"breach:{rule.metric_name}:{rule.direction}:{rule.critical:g}"
+
+
+def analyse_rule(workspace: Workspace, rule: MetricRule, *, now: datetime) -> tuple[str, int] | None:
+    """Forecast one ruled metric: ("achieved", goal id) when its open goal is back in range,
+    ("created", goal id) when a (forecast) breach opens one, else None."""
+    series = metric_series(workspace, rule.metric_name, now=now)
+    if len(series) == 0:
+        return None
+    latest = series.values[-1]
+    try:
+        best = metric_forecast(series)
+        hit = breach(best, threshold=rule.critical, direction=rule.direction) if best is not None else None
+    except ValueError:
+        # One unforecastable series (e.g. spanning too many steps) must not stop the others.
+        logger.exception("cannot forecast metric %r of workspace %s", rule.metric_name, workspace.pk)
+        return None
+    cause = rule_cause(rule)
+    open_goal = Goal.objects.active().filter(workspace=workspace, cause=cause).first()
+    if open_goal is not None:
+        if rule.in_range(latest) and hit is None:
+            goal_close(open_goal, status=Goal.Status.ACHIEVED, now=now, latest=latest)
+            return "achieved", open_goal.pk
+        return None
+    if len(series) < MIN_POINTS:
+        return None  # one spike is not a reason to act
+    if hit is None and not _past(latest, rule.critical, rule.direction):
+        return None
+    goal = goal_open(workspace=workspace, rule=rule, cause=cause, hit=hit, latest=latest, best=best, now=now)
+    return ("created", goal.pk) if goal is not None else None
 
 
 PATTERN_REOPEN_AFTER = timedelta(days=7)
@@ -415,6 +462,8 @@ def goal_close(goal: Goal, *, status: str, now: datetime, latest: float | None =
     if not updated:
         return
     goal.status, goal.closed_at = status, now
+    if status == Goal.Status.CANCELLED:
+        return  # replaced by a new rule's goal, not a failure to tell anyone about
     event = autonomy_channels.GOAL_ACHIEVED if status == Goal.Status.ACHIEVED else autonomy_channels.GOAL_FAILED
     context = {"goal": goal_context(goal), "reason": reason, "latest": latest}
     autonomy_channels.publish(event, workspace_id=goal.workspace_id, context=context)
