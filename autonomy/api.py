@@ -71,6 +71,7 @@ def config_data(config: AutonomousConfig) -> dict:
         "discord_webhook": mask_webhook(discord_url) if discord_url else None,
         "ntfy_topic": (ntfy.config or {}).get("topic") if ntfy else None,
         "executor_agent_id": config.executor_id,
+        "notify_tool_calls": config.notify_tool_calls,
         "last_execution": config.last_execution.isoformat() if config.last_execution else None,
         "next_execution": config.next_execution.isoformat() if config.next_execution else None,
         "last_error": config.last_error,
@@ -107,6 +108,8 @@ class ConfigView(AutonomyView):
             channels=channel_configs,
             executor=executor,
             set_executor=set_executor,
+            options={field: data[field] for field in services.CONFIG_OPTIONS if field in data},
+            start_now=data.get("start_now", False),
         )
         return _ok("Configuration updated")
 
@@ -310,7 +313,11 @@ class ModeView(AutonomyView):
         workspace = self.workspace(write=True)
         body = ModeSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        config = services.mode_set(workspace=workspace, autonomous=body.validated_data["autonomous"])
+        config = services.mode_set(
+            workspace=workspace,
+            autonomous=body.validated_data["autonomous"],
+            start_now=body.validated_data["start_now"],
+        )
         return _ok(f"Autonomous mode {'enabled' if config.enabled else 'disabled'}", autonomous=config.enabled)
 
 

@@ -70,6 +70,12 @@ class AutonomousConfig(models.Model):
         verbose_name="executor agent",
         help_text="Run once per cycle, and for goals whose chosen action is run_executor_agent.",
     )
+    notify_tool_calls = models.BooleanField(
+        "notify each tool call",
+        default=False,
+        help_text="Send a message to the autonomy channels for each tool call of the executor's cycle runs "
+        "(rate-capped per channel; a summary says how many were not sent).",
+    )
     last_execution = models.DateTimeField("last cycle", null=True, blank=True)
     next_execution = models.DateTimeField("next cycle", null=True, blank=True)
     last_error = models.TextField("last error", blank=True)
@@ -258,3 +264,52 @@ class LearningState(models.Model):
 
     def __str__(self) -> str:
         return f"Learning of {self.workspace}"
+
+
+class AutonomyCycle(models.Model):
+    """One autonomous cycle: what it did, its executor run and how it ended. `running` until
+    its own work is done and its executor run has ended; the completion message goes out then."""
+
+    class Status(models.TextChoices):
+        RUNNING = "running", "Running"
+        SUCCEEDED = "succeeded", "Succeeded"
+        FAILED = "failed", "Failed"
+
+    class Trigger(models.TextChoices):
+        SCHEDULE = "schedule", "Schedule"
+        MANUAL = "manual", "Run now"
+
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="autonomy_cycles")
+    trigger = models.CharField("started by", max_length=10, choices=Trigger.choices, default=Trigger.SCHEDULE)
+    status = models.CharField("status", max_length=10, choices=Status.choices, default=Status.RUNNING)
+    started = models.DateTimeField("started", default=timezone.now)
+    work_finished = models.DateTimeField(
+        "work finished", null=True, blank=True, help_text="The cycle's own work ended; its executor run may still run."
+    )
+    finished = models.DateTimeField("finished", null=True, blank=True)
+    goals_created = models.PositiveIntegerField("goals created", default=0)
+    goals_achieved = models.PositiveIntegerField("goals achieved", default=0)
+    goals_expired = models.PositiveIntegerField("goals expired", default=0)
+    actions = models.PositiveIntegerField("actions run", default=0)
+    actions_skipped = models.PositiveIntegerField("actions skipped", default=0)
+    executor_run = models.ForeignKey(
+        Run, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", verbose_name="executor run"
+    )
+    error = models.TextField("error", blank=True)
+    summary = models.JSONField("summary", default=dict, blank=True)
+
+    class Meta:
+        ordering = ["-started", "-id"]
+        indexes = [
+            # The cycles list of a workspace, newest first.
+            models.Index(fields=["workspace", "-started"], name="autonomycycle_recent"),
+            # The run-ended subscriber finds a cycle by its executor run.
+            models.Index(fields=["executor_run"], condition=Q(status="running"), name="autonomycycle_waiting"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Cycle of {self.workspace} at {self.started:%Y-%m-%d %H:%M}"
+
+    @property
+    def duration_seconds(self) -> float | None:
+        return (self.finished - self.started).total_seconds() if self.finished else None

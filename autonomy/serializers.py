@@ -26,6 +26,12 @@ class ConfigInputSerializer(serializers.Serializer):
     discord_webhook = serializers.CharField(required=False, allow_null=True, allow_blank=True, max_length=500)
     ntfy_topic = serializers.CharField(required=False, allow_null=True, allow_blank=True, max_length=64)
     executor_agent_id = serializers.IntegerField(required=False, allow_null=True, min_value=1)
+    notify_tool_calls = serializers.BooleanField(
+        required=False, help_text="A message to the autonomy channels for each tool call of the executor."
+    )
+    start_now = serializers.BooleanField(
+        required=False, default=False, help_text="With enabled: the first cycle starts now, not one interval later."
+    )
 
     # Validated values: None keeps the stored channel (the masked URL sent back), "" switches
     # the autonomy channel off (null or blank, as the original cleared it), else the new setting.
@@ -51,6 +57,7 @@ class TestWebhookSerializer(serializers.Serializer):
 
 class ModeSerializer(serializers.Serializer):
     autonomous = serializers.BooleanField()
+    start_now = serializers.BooleanField(required=False, default=False)
 
 
 class EventSerializer(serializers.Serializer):

@@ -11,7 +11,8 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from agents.models import OverlapPolicy, RunSource, RunStatus
+from agents import events
+from agents.models import ACTIVE_STATUSES, OverlapPolicy, RunSource, RunStatus
 from agents.services import start_run
 from autonomy import channels as autonomy_channels
 from autonomy import collector
@@ -20,6 +21,7 @@ from autonomy.forecasting import Series, breach, forecast
 from autonomy.learning import Learner
 from autonomy.models import (
     AutonomousConfig,
+    AutonomyCycle,
     Event,
     Goal,
     GoalAction,
@@ -114,6 +116,10 @@ def autonomy_channel(workspace: Workspace, kind: str, *, enabled: bool | None = 
     return autonomy_channels.channel(workspace.pk, kind, enabled=enabled)
 
 
+# Fields of AutonomousConfig that config_update sets from `options`.
+CONFIG_OPTIONS = ("notify_tool_calls",)
+
+
 def config_update(
     *,
     workspace: Workspace,
@@ -122,11 +128,15 @@ def config_update(
     channels: dict[str, dict | None] | None = None,
     executor=None,
     set_executor: bool = False,
+    options: dict[str, Any] | None = None,
+    start_now: bool = False,
     now: datetime | None = None,
 ) -> AutonomousConfig:
-    """Save the mode; enabling or changing the frequency reschedules the next cycle.
-    `channels` maps a kind to its validated config: that kind's autonomy channel is
-    created or updated, subscribed to the cycle and goal events (None switches it off)."""
+    """Save the mode; enabling or changing the frequency reschedules the next cycle, and
+    `start_now` (with the mode on) makes the next cycle due at once instead of one interval
+    later. `channels` maps a kind to its validated config: that kind's autonomy channel is
+    created or updated, subscribed to the cycle and goal events (None switches it off).
+    `options` sets validated fields of the config (notify_tool_calls, the loop's knobs)."""
     now = now or timezone.now()
     with transaction.atomic():
         config = AutonomousConfig.objects.select_for_update().get(pk=config_for(workspace).pk)
@@ -135,17 +145,23 @@ def config_update(
         config.frequency = frequency
         if set_executor:
             config.executor = executor
+        for field, value in (options or {}).items():
+            if field not in CONFIG_OPTIONS:
+                raise ValueError(f"not an autonomous-config option: {field!r}")
+            setattr(config, field, value)
         if reschedule:
             config.next_execution = now + config.interval
+        if enabled and start_now:
+            config.next_execution = now  # the dispatcher sends it within a second
         config.save()
         for kind, full in (channels or {}).items():
             autonomy_channels.channel_save(workspace.pk, kind, full)
     return config
 
 
-def mode_set(*, workspace: Workspace, autonomous: bool) -> AutonomousConfig:
+def mode_set(*, workspace: Workspace, autonomous: bool, start_now: bool = False) -> AutonomousConfig:
     config = config_for(workspace)
-    return config_update(workspace=workspace, enabled=autonomous, frequency=config.frequency)
+    return config_update(workspace=workspace, enabled=autonomous, frequency=config.frequency, start_now=start_now)
 
 
 def execute_request(*, workspace: Workspace, now: datetime | None = None) -> bool:
@@ -170,11 +186,11 @@ def _q_null_or_before(field: str, limit: datetime):
     return Q(**{f"{field}__isnull": True}) | Q(**{f"{field}__lte": limit})
 
 
-def cycle_enqueue(workspace_id: int) -> None:
+def cycle_enqueue(workspace_id: int, *, trigger: str = AutonomyCycle.Trigger.MANUAL) -> None:
     from agents import queueing
 
     transaction.on_commit(
-        lambda: queueing.enqueue("autonomy.tasks.run_cycle", workspace_id, name=f"autonomy-{workspace_id}")
+        lambda: queueing.enqueue("autonomy.tasks.run_cycle", workspace_id, trigger, name=f"autonomy-{workspace_id}")
     )
 
 
@@ -256,22 +272,33 @@ def apply_retention(workspace: Workspace, *, now: datetime) -> dict[str, int]:
     return apply(workspace, now=now)
 
 
-def run_cycle(workspace: Workspace, *, now: datetime | None = None, run_executor: bool = True) -> dict[str, Any]:
-    """One autonomous cycle of a workspace. Returns its summary (also sent to the channels).
+def run_cycle(
+    workspace: Workspace,
+    *,
+    now: datetime | None = None,
+    run_executor: bool = True,
+    trigger: str = AutonomyCycle.Trigger.SCHEDULE,
+) -> dict[str, Any]:
+    """One autonomous cycle of a workspace, recorded as an AutonomyCycle row. Returns its summary.
 
     Records the built-in collector's readings, measures the actions of the previous cycle,
     analyses every metric that has a rule (closing achieved goals, opening goals for
-    forecast breaches), expires old goals, acts on the active goals, runs the executor
-    agent and reschedules. A failing handler fails
-    its action; an unexpected error is stored in `last_error` and reported.
+    forecast breaches), expires old goals, acts on the active goals, starts the executor
+    agent once (the goals it acts on as its input) and reschedules. A failing handler fails
+    its action; an unexpected error is stored in `last_error` and on the cycle, and reported
+    at once. Otherwise the completion message goes out when the executor run has ended
+    (cycle_finish), with its output and the next cycle's time.
     """
     now = now or timezone.now()
     config = config_for(workspace)
-    started = {"cycle": {"started": now.isoformat()}}
+    cycles_settle(workspace)
+    cycle = AutonomyCycle.objects.create(workspace=workspace, started=now, trigger=trigger)
+    started = {"cycle": {"id": cycle.pk, "started": now.isoformat()}}
     autonomy_channels.publish(autonomy_channels.CYCLE_STARTED, workspace_id=workspace.pk, context=started)
     summary: dict[str, Any] = {"measured": 0, "goals_created": [], "goals_achieved": [], "goals_expired": []}
-    summary.update({"actions": [], "executor_run": None})
+    summary.update({"actions": [], "executor_run": None, "cycle": cycle.pk})
     error = ""
+    run = None
     try:
         if collector.enabled():
             summary["collected"] = collector.collect(workspace, now=now)
@@ -283,7 +310,7 @@ def run_cycle(workspace: Workspace, *, now: datetime | None = None, run_executor
         summary["goals_expired"] = goals_expire(workspace, now=now)
         summary["actions"] = act_on_goals(workspace, config, learner, now=now)
         learner_save(workspace, learner)
-        run = executor_cycle_run(config, action_ids=summary["actions"], run_executor=run_executor)
+        run = executor_cycle_run(config, action_ids=summary["actions"], run_executor=run_executor, cycle=cycle)
         if run is not None:
             summary["executor_run"] = run.pk
             summary["executor_run_status"] = run.status
@@ -293,22 +320,120 @@ def run_cycle(workspace: Workspace, *, now: datetime | None = None, run_executor
     except Exception as exc:
         logger.exception("autonomous cycle of workspace %s failed", workspace.pk)
         error = f"{exc.__class__.__name__}: {exc}"
+    next_execution = now + config.interval if config.enabled else config.next_execution
     AutonomousConfig.objects.filter(pk=config.pk).update(
-        last_execution=now,
-        next_execution=now + config.interval if config.enabled else config.next_execution,
-        last_error=error,
+        last_execution=now, next_execution=next_execution, last_error=error
     )
     summary["error"] = error
-    text = (
-        f"{len(summary['goals_created'])} goal(s) created, {len(summary['goals_achieved'])} achieved, "
-        f"{len(summary['actions'])} action(s) run"
+    statuses = dict(GoalAction.objects.filter(pk__in=summary["actions"]).values_list("pk", "status"))
+    skipped = sum(status == GoalAction.Status.SKIPPED for status in statuses.values())
+    summary["next_execution"] = next_execution.isoformat() if next_execution else None
+    AutonomyCycle.objects.filter(pk=cycle.pk).update(
+        work_finished=timezone.now(),
+        goals_created=len(summary["goals_created"]),
+        goals_achieved=len(summary["goals_achieved"]),
+        goals_expired=len(summary["goals_expired"]),
+        actions=len(summary["actions"]) - skipped,
+        actions_skipped=skipped,
+        error=error,
+        summary=jsonable(summary),
     )
-    context = {"cycle": {**summary, "finished": now.isoformat()}, "summary": error or text}
+    cycle_finish(cycle.pk)
+    return summary
+
+
+def cycles_settle(workspace: Workspace) -> None:
+    """Finish the workspace's cycles still waiting for an executor run that ended without
+    telling (cancelled, or a worker lost long ago)."""
+    waiting = AutonomyCycle.objects.filter(workspace=workspace, status=AutonomyCycle.Status.RUNNING)
+    for cycle_id in waiting.exclude(executor_run__status__in=ACTIVE_STATUSES).values_list("pk", flat=True):
+        cycle_finish(cycle_id)
+
+
+def cycle_finish(cycle_id: int) -> bool:
+    """End a cycle once its own work is done and its executor run (if any) has ended, and
+    send the completion message — once, whoever calls first (the cycle, or the run-ended
+    subscriber). True when this call finished it."""
+    cycle = AutonomyCycle.objects.select_related("executor_run", "workspace").filter(pk=cycle_id).first()
+    if cycle is None or cycle.status != AutonomyCycle.Status.RUNNING or cycle.work_finished is None:
+        return False
+    run = cycle.executor_run
+    if run is not None and run.status in ACTIVE_STATUSES:
+        return False
+    run_failed = run is not None and run.status in (RunStatus.FAILED, RunStatus.TIMED_OUT)
+    error = cycle.error or (f"The executor run #{run.pk} {run.status}: {run.error or run.reason}" if run_failed else "")
+    status = AutonomyCycle.Status.FAILED if error else AutonomyCycle.Status.SUCCEEDED
+    now = timezone.now()
+    claimed = AutonomyCycle.objects.filter(pk=cycle.pk, status=AutonomyCycle.Status.RUNNING).update(
+        status=status, finished=now, error=error
+    )
+    if not claimed:
+        return False
+    config = AutonomousConfig.objects.filter(workspace_id=cycle.workspace_id).first()
+    next_execution = config.next_execution if config is not None and config.enabled else None
+    text = f"{cycle.goals_created} goal(s) created, {cycle.goals_achieved} achieved, {cycle.actions} action(s) run" + (
+        f", {cycle.actions_skipped} skipped" if cycle.actions_skipped else ""
+    )
+    executor = None
+    if run is not None:
+        executor = {
+            "run_id": run.pk,
+            "status": run.status,
+            "output": (run.output or "")[:1500],
+            "reason": run.reason,
+            "error": (run.error or "")[:1500],
+        }
+    context: dict[str, Any] = {
+        "cycle": {
+            **(cycle.summary or {}),
+            "id": cycle.pk,
+            "status": status,
+            "started": cycle.started.isoformat(),
+            "finished": now.isoformat(),
+            "next_execution": next_execution.isoformat() if next_execution else None,
+        },
+        "executor": executor,
+        "summary": error or text,
+    }
     if error:
         context["level"] = "error"
         context["reason"] = error
-    autonomy_channels.publish(autonomy_channels.CYCLE_COMPLETED, workspace_id=workspace.pk, context=context)
-    return summary
+    autonomy_channels.publish(
+        autonomy_channels.CYCLE_COMPLETED, workspace_id=cycle.workspace_id, context=context, own_channels=True
+    )
+    return True
+
+
+def on_tool_called(*, event: str, run, tool: str, ok: bool = True, **kwargs) -> None:
+    """agents.events subscriber: the executor's tool calls in a cycle run, to the autonomy
+    channels when the workspace asked for them (notify_tool_calls)."""
+    if run.source != RunSource.AUTONOMY:
+        return
+    wanted = events.remember(
+        ("autonomy.notify_tool_calls", run.workspace_id),
+        lambda: AutonomousConfig.objects.filter(workspace_id=run.workspace_id, notify_tool_calls=True).exists(),
+    )
+    if not wanted:
+        return
+    context = {
+        "run": {"id": run.pk, "status": run.status},
+        "agent": {"id": run.agent_id, "name": getattr(run.agent, "name", "")},
+        "tool": {"name": tool, "ok": ok},
+    }
+    if not ok:
+        context["level"] = "warning"
+    autonomy_channels.publish(
+        autonomy_channels.TOOL_CALLED, workspace_id=run.workspace_id, context=context, own_channels=True, run_id=run.pk
+    )
+
+
+def on_run_ended(*, event: str, run, **kwargs) -> None:
+    """agents.events subscriber: a cycle's executor run ended, so the cycle may end."""
+    if run.source != RunSource.AUTONOMY:
+        return
+    waiting = AutonomyCycle.objects.filter(executor_run_id=run.pk, status=AutonomyCycle.Status.RUNNING)
+    for cycle_id in waiting.values_list("pk", flat=True):
+        cycle_finish(cycle_id)
 
 
 def analyse(workspace: Workspace, *, now: datetime) -> dict[str, list[int]]:
@@ -646,7 +771,9 @@ def goal_task(goal: Goal) -> str:
 CYCLE_TASK = "Autonomous cycle: review the workspace and act on what needs doing."
 
 
-def executor_cycle_run(config: AutonomousConfig, *, action_ids: list[int], run_executor: bool = True):
+def executor_cycle_run(
+    config: AutonomousConfig, *, action_ids: list[int], run_executor: bool = True, cycle: AutonomyCycle | None = None
+):
     """The cycle's one executor run: the review, and every goal whose chosen action this
     cycle is run_executor_agent, given as its input. None when there is nothing to run.
 
@@ -665,7 +792,10 @@ def executor_cycle_run(config: AutonomousConfig, *, action_ids: list[int], run_e
     task = CYCLE_TASK
     if goals:
         task += " Goals to act on:\n" + "\n".join(f"- {goal['task']}" for goal in goals)
-    run = executor_run(config, task=task, goals=goals)
+    with transaction.atomic():  # the cycle knows its run before a worker can finish it
+        run = executor_run(config, task=task, goals=goals)
+        if cycle is not None:
+            AutonomyCycle.objects.filter(pk=cycle.pk).update(executor_run=run)
     ids = [action.pk for action in actions]
     if run.status == RunStatus.SKIPPED:
         reason = f"The executor run was skipped: {run.reason}"

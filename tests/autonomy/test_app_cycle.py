@@ -250,5 +250,5 @@ def test_a_cycle_publishes_its_start_and_end_on_the_agents_bus(workspace):
         events.unsubscribe("autonomy_cycle_completed", listener)
     assert heard == [
         ("autonomy_cycle_started", workspace.pk, ["cycle"]),
-        ("autonomy_cycle_completed", workspace.pk, ["cycle", "summary"]),
+        ("autonomy_cycle_completed", workspace.pk, ["cycle", "executor", "summary"]),
     ]
