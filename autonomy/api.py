@@ -11,13 +11,15 @@ from django.shortcuts import get_object_or_404
 from django.utils import timezone
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
+from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from agents.models import Agent
 from autonomy import channels, services
-from autonomy.models import AutonomousConfig, Event, Goal, GoalAction, MetricPoint, MetricRule
+from autonomy.models import AutonomousConfig, AutonomyCycle, Event, Goal, GoalAction, MetricPoint, MetricRule
 from autonomy.serializers import (
+    AutonomyCycleSerializer,
     ConfigInputSerializer,
     EventSerializer,
     GoalDetailSerializer,
@@ -366,3 +368,16 @@ class RulesView(AutonomyView):
         body.is_valid(raise_exception=True)
         rule = services.rule_save(workspace=workspace, **body.validated_data)
         return Response(MetricRuleSerializer(rule).data)
+
+
+class CyclesView(AutonomyView):
+    @extend_schema(
+        parameters=[OpenApiParameter("limit", int), OpenApiParameter("offset", int)],
+        responses={200: AutonomyCycleSerializer(many=True)},
+    )
+    def get(self, request):
+        """The workspace's autonomous cycles, newest first (limit/offset pages)."""
+        cycles = AutonomyCycle.objects.filter(workspace=self.workspace()).select_related("executor_run")
+        paginator = LimitOffsetPagination()
+        page = paginator.paginate_queryset(cycles, request, view=self)
+        return paginator.get_paginated_response(AutonomyCycleSerializer(page, many=True).data)

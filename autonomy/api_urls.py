@@ -14,6 +14,7 @@ urlpatterns = [
     path("events", api.EventsView.as_view(), name="events"),
     path("rules", api.RulesView.as_view(), name="rules"),
     path("status", api.StatusView.as_view(), name="status"),
+    path("cycles", api.CyclesView.as_view(), name="cycles"),
     path("goals", api.GoalsView.as_view(), name="goals"),
     path("goals/<int:goal_id>", api.GoalDetailView.as_view(), name="goal"),
     path("predictions", api.PredictionsView.as_view(), name="predictions"),

@@ -8,7 +8,7 @@ from django.utils.dateparse import parse_datetime
 from rest_framework import serializers
 
 from autonomy.channels import DISCORD, NTFY, config_validate
-from autonomy.models import Direction, Frequency, Goal, GoalAction, GoalType, MetricRule
+from autonomy.models import AutonomyCycle, Direction, Frequency, Goal, GoalAction, GoalType, MetricRule
 from autonomy.services import MAX_BATCH, MAX_FUTURE
 
 MASK = "…"
@@ -214,3 +214,25 @@ class MetricRuleSerializer(serializers.ModelSerializer):
             if wrong:
                 raise serializers.ValidationError({"warning": "The warning threshold comes before the critical one."})
         return attrs
+
+
+class AutonomyCycleSerializer(serializers.Serializer):
+    """One autonomous cycle (GET /api/autonomous/cycles)."""
+
+    id = serializers.IntegerField(read_only=True)
+    status = serializers.ChoiceField(choices=AutonomyCycle.Status.choices, read_only=True)
+    trigger = serializers.ChoiceField(choices=AutonomyCycle.Trigger.choices, read_only=True)
+    started = serializers.DateTimeField(read_only=True)
+    finished = serializers.DateTimeField(read_only=True, allow_null=True)
+    duration_seconds = serializers.FloatField(read_only=True, allow_null=True)
+    goals_created = serializers.IntegerField(read_only=True)
+    goals_achieved = serializers.IntegerField(read_only=True)
+    goals_expired = serializers.IntegerField(read_only=True)
+    actions = serializers.IntegerField(read_only=True, help_text="Actions run (skipped ones not counted).")
+    actions_skipped = serializers.IntegerField(read_only=True)
+    executor_run = serializers.IntegerField(source="executor_run_id", read_only=True, allow_null=True)
+    executor_run_status = serializers.SerializerMethodField()
+    error = serializers.CharField(read_only=True)
+
+    def get_executor_run_status(self, cycle: AutonomyCycle) -> str | None:
+        return cycle.executor_run.status if cycle.executor_run_id and cycle.executor_run else None

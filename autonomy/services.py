@@ -556,7 +556,7 @@ def goal_open(*, workspace: Workspace, rule: MetricRule, cause: str, hit, latest
         },
     }
     label = dict(GoalType.choices)[rule.goal_type]
-    when = "now" if hit is None or hours == 0 else f"in {hours:.0f} h"
+    when = "now" if hit is None else in_hours(hours)
     title = f"{label}: {rule.metric_name} {rule.direction} {rule.critical:g} {when}"
     try:
         with transaction.atomic():
@@ -580,6 +580,18 @@ def goal_open(*, workspace: Workspace, rule: MetricRule, cause: str, hit, latest
         autonomy_channels.GOAL_CREATED, workspace_id=workspace.pk, context={"goal": goal_context(goal)}
     )
     return goal
+
+
+def in_hours(hours: float) -> str:
+    """A lead time for a title: "now", "in 25 min", "in 3 h", "in 2 days"."""
+    minutes = round(hours * 60)
+    if minutes < 1:
+        return "now"
+    if minutes < 60:
+        return f"in {minutes} min"
+    if hours < 48:
+        return f"in {round(hours)} h"
+    return f"in {round(hours / 24)} days"
 
 
 def goal_close(goal: Goal, *, status: str, now: datetime, latest: float | None = None, reason: str = "") -> None:
