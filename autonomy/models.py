@@ -123,6 +123,14 @@ class Event(models.Model):
     event_type = models.CharField("event type", max_length=100)
     metadata = models.JSONField("metadata", default=dict, blank=True)
     at = models.DateTimeField("at", default=timezone.now)
+    run = models.ForeignKey(
+        Run,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        help_text="The agent run that recorded it (record_event); empty when recorded through the API.",
+    )
 
     class Meta:
         ordering = ["-at", "-id"]

@@ -492,7 +492,7 @@ def analyse_patterns(workspace: Workspace, *, now: datetime) -> list[int]:
     A pattern's goal is not reopened within PATTERN_REOPEN_AFTER of the last one: the
     pattern recurs by definition, the goal is to adapt to it once."""
     events = list(
-        Event.objects.filter(workspace=workspace, at__gte=now - HISTORY, at__lte=now)
+        evidence_events(workspace, since=now - HISTORY, now=now)
         .order_by("-at")
         .values_list("event_type", "at")[:MAX_HISTORY_POINTS]
     )
@@ -525,6 +525,18 @@ def analyse_patterns(workspace: Workspace, *, now: datetime) -> list[int]:
         )
         created.append(goal.pk)
     return created
+
+
+def evidence_events(workspace: Workspace, *, since: datetime, now: datetime):
+    """The workspace's events that are evidence of what happens in it: not the bookkeeping
+    of the autonomy's own executor (events its cycle runs, or the executor agent, recorded)."""
+    events = Event.objects.filter(workspace=workspace, at__gte=since, at__lte=now).exclude(
+        run__source=RunSource.AUTONOMY
+    )
+    executor_id = AutonomousConfig.objects.filter(workspace=workspace).values_list("executor_id", flat=True).first()
+    if executor_id is not None:
+        events = events.exclude(run__agent_id=executor_id)
+    return events
 
 
 WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
@@ -688,9 +700,7 @@ def act_on_goals(workspace: Workspace, config: AutonomousConfig, learner: Learne
 def workspace_quiet_hours(workspace: Workspace, *, now: datetime) -> list[int]:
     """The UTC hours with (nearly) the fewest events over the history window ([] without events)."""
     stamps = list(
-        Event.objects.filter(workspace=workspace, at__gte=now - HISTORY, at__lte=now).values_list("at", flat=True)[
-            :MAX_HISTORY_POINTS
-        ]
+        evidence_events(workspace, since=now - HISTORY, now=now).values_list("at", flat=True)[:MAX_HISTORY_POINTS]
     )
     return quiet_hours(stamps) if stamps else []
 
