@@ -74,6 +74,11 @@ def config_data(config: AutonomousConfig) -> dict:
         "ntfy_topic": (ntfy.config or {}).get("topic") if ntfy else None,
         "executor_agent_id": config.executor_id,
         "notify_tool_calls": config.notify_tool_calls,
+        "max_active_goals": config.max_active_goals,
+        "max_concurrent_goals": config.max_concurrent_goals,
+        "enable_learning": config.enable_learning,
+        "analysis_interval_minutes": config.analysis_interval_minutes,
+        "pattern_window_hours": config.pattern_window_hours,
         "last_execution": config.last_execution.isoformat() if config.last_execution else None,
         "next_execution": config.next_execution.isoformat() if config.next_execution else None,
         "last_error": config.last_error,
@@ -206,9 +211,11 @@ def executor_statistics(workspace: Workspace) -> dict:
 def status_data(workspace: Workspace) -> dict:
     config = services.config_for(workspace)
     stats = statistics(workspace)
+    since = (config.enabled_since or config.updated) if config.enabled else None
     return {
         "running": config.enabled,
         "autonomous_mode": config.enabled,
+        "uptime_seconds": max(0.0, (timezone.now() - since).total_seconds()) if since else 0.0,
         "frequency": config.frequency,
         "active_goals": stats["goals_active"],
         "last_execution": config.last_execution.isoformat() if config.last_execution else None,
@@ -220,11 +227,20 @@ def status_data(workspace: Workspace) -> dict:
 
 
 def goals_overview(workspace: Workspace, request) -> dict:
-    active = Goal.objects.active().filter(workspace=workspace)
+    active = list(Goal.objects.active().filter(workspace=workspace))
     return {
-        "total_active_goals": active.count(),
-        "goals": GoalSerializer(active, many=True, context={"request": request}).data,
+        "total_active_goals": len(active),
+        "goals": GoalSerializer(active, many=True, context=goal_context_for(active)).data,
     }
+
+
+def goal_context_for(goals) -> dict:
+    """The serializer context for goals' progress: each metric's latest value, one query a metric."""
+    latest = {}
+    for goal in goals:
+        if goal.metric_name and goal.metric_name not in latest:
+            latest[goal.metric_name] = services.latest_value(goal.workspace, goal.metric_name)
+    return {"latest": latest}
 
 
 class StatusView(AutonomyView):
@@ -243,13 +259,14 @@ class GoalsView(AutonomyView):
         wanted = request.query_params.get("status", Goal.Status.ACTIVE)
         if wanted != "all" and wanted not in Goal.Status.values:
             raise serializers.ValidationError({"status": f"One of {', '.join(Goal.Status.values)} or all."})
-        goals = Goal.objects.filter(workspace=workspace)
+        goals = Goal.objects.filter(workspace=workspace).select_related("workspace")
         if wanted != "all":
             goals = goals.filter(status=wanted)
+        goals = list(goals[:500])
         return Response(
             {
                 "total_active_goals": Goal.objects.active().filter(workspace=workspace).count(),
-                "goals": GoalSerializer(goals[:500], many=True).data,
+                "goals": GoalSerializer(goals, many=True, context=goal_context_for(goals)).data,
             }
         )
 
@@ -260,12 +277,56 @@ class GoalDetailView(AutonomyView):
         goal = get_object_or_404(
             Goal.objects.filter(workspace__memberships__user=request.user).prefetch_related("actions"), pk=goal_id
         )
-        return Response(GoalDetailSerializer(goal).data)
+        return Response(GoalDetailSerializer(goal, context=goal_context_for([goal])).data)
+
+
+STATE_ORDER = ("normal", "warning", "critical")
+
+
+def metric_state(latest: float, rule, hit) -> str:
+    """critical: past the critical threshold now; warning: past the warning threshold, or
+    forecast to cross the critical one within the horizon; normal otherwise (or no rule)."""
+    if rule is None:
+        return "normal"
+    if services._past(latest, rule.critical, rule.direction):
+        return "critical"
+    if hit is not None or (rule.warning is not None and services._past(latest, rule.warning, rule.direction)):
+        return "warning"
+    return "normal"
+
+
+def predictions_data(workspace: Workspace, *, hours: int) -> dict:
+    from autonomy.forecasting import breach
+
+    now = timezone.now()
+    rules = {rule.metric_name: rule for rule in workspace.metric_rules.all()}
+    predictions = {}
+    for name in services.metric_names(workspace):
+        series = services.metric_series(workspace, name, now=now)
+        best = services.metric_forecast(series, horizon=timedelta(hours=hours))
+        if best is None:
+            continue
+        entry = {"latest": series.values[-1], "points": len(series), "forecast": best.as_dict(), "breach": None}
+        rule = rules.get(name)
+        hit = breach(best, threshold=rule.critical, direction=rule.direction) if rule is not None else None
+        entry["breach"] = hit and {**hit, "at": hit["at"].isoformat()}
+        entry["state"] = metric_state(entry["latest"], rule, hit)
+        predictions[name] = entry
+    states = [entry["state"] for entry in predictions.values()]
+    overall = max(states, key=STATE_ORDER.index) if states else "unknown"
+    return {
+        "horizon_hours": hours,
+        "generated": now.isoformat(),
+        "predicted_state": overall,
+        "predictions": predictions,
+    }
 
 
 class PredictionsView(AutonomyView):
     @extend_schema(parameters=[OpenApiParameter("horizon_hours", int)], responses={200: dict})
     def get(self, request):
+        """Each metric's forecast, its state (normal, warning, critical) and the overall
+        `predicted_state` (the worst; unknown without forecastable metrics)."""
         workspace = self.workspace()
         raw = request.query_params.get("horizon_hours", "24")
         try:
@@ -274,23 +335,7 @@ class PredictionsView(AutonomyView):
             hours = 0
         if not 1 <= hours <= MAX_HORIZON_HOURS:
             raise serializers.ValidationError({"horizon_hours": f"A whole number from 1 to {MAX_HORIZON_HOURS}."})
-        now = timezone.now()
-        rules = {rule.metric_name: rule for rule in workspace.metric_rules.all()}
-        predictions = {}
-        for name in services.metric_names(workspace):
-            series = services.metric_series(workspace, name, now=now)
-            best = services.metric_forecast(series, horizon=timedelta(hours=hours))
-            if best is None:
-                continue
-            entry = {"latest": series.values[-1], "points": len(series), "forecast": best.as_dict(), "breach": None}
-            rule = rules.get(name)
-            if rule is not None:
-                from autonomy.forecasting import breach
-
-                hit = breach(best, threshold=rule.critical, direction=rule.direction)
-                entry["breach"] = hit and {**hit, "at": hit["at"].isoformat()}
-            predictions[name] = entry
-        return Response({"horizon_hours": hours, "generated": now.isoformat(), "predictions": predictions})
+        return Response(predictions_data(workspace, hours=hours))
 
 
 class AnalysisTriggerView(AutonomyView):
@@ -328,12 +373,31 @@ class ReportView(AutonomyView):
     def get(self, request):
         workspace = self.workspace()
         since = timezone.now() - timedelta(days=1)
+        config = services.config_for(workspace)
+        executor = executor_statistics(workspace)
+        insights = services.learner_for(workspace).insights()
+        prediction = predictions_data(workspace, hours=24)
         return Response(
             {
                 "agent_status": status_data(workspace),
                 "goals": goals_overview(workspace, request),
-                "executor": executor_statistics(workspace),
-                "insights": services.learner_for(workspace).insights(),
+                "forecasting_report": {
+                    "predicted_state": prediction["predicted_state"],
+                    "prediction": prediction,
+                    "rules": MetricRule.objects.filter(workspace=workspace).count(),
+                    "last_analysis": config.last_analysis.isoformat() if config.last_analysis else None,
+                },
+                "executor_state": {
+                    "statistics": executor["totals"],
+                    "by_action": executor["by_action"],
+                    "by_strategy": executor["by_strategy"],
+                    "learning_enabled": config.enable_learning,
+                    "max_concurrent_goals": config.max_concurrent_goals,
+                    "executor_agent_id": config.executor_id,
+                    "insights": insights,
+                },
+                "executor": executor,
+                "insights": insights,
                 "events_last_24h": Event.objects.filter(workspace=workspace, at__gte=since).count(),
                 "metric_points_last_24h": MetricPoint.objects.filter(workspace=workspace, at__gte=since).count(),
             }

@@ -42,6 +42,18 @@ class ModeForm(forms.Form):
         required=False,
         help_text="Rate-capped per channel; a summary says how many were not sent.",
     )
+    # Left empty, a knob keeps its value.
+    max_active_goals = forms.IntegerField(label="Max active goals", min_value=1, max_value=100, required=False)
+    max_concurrent_goals = forms.IntegerField(
+        label="Max concurrent goals", min_value=1, max_value=20, required=False, help_text="Goals acted on per cycle."
+    )
+    analysis_interval_minutes = forms.IntegerField(
+        label="Analysis interval (minutes)", min_value=0, max_value=1440, required=False, help_text="0: every cycle."
+    )
+    pattern_window_hours = forms.IntegerField(
+        label="Pattern window (hours)", min_value=24, max_value=24 * 90, required=False
+    )
+    enable_learning = forms.BooleanField(label="Learn from the outcomes of actions", required=False)
     start_now = forms.BooleanField(
         label="Start the first cycle now", required=False, help_text="Instead of one interval after switching on."
     )

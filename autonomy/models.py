@@ -76,6 +76,40 @@ class AutonomousConfig(models.Model):
         help_text="Send a message to the autonomy channels for each tool call of the executor's cycle runs "
         "(rate-capped per channel; a summary says how many were not sent).",
     )
+    # The original goal-driven loop's knobs (origins/004): goal_setter.max_active_goals,
+    # executor.max_concurrent_goals and enable_learning, analysis_interval_minutes,
+    # pattern_recognizer.time_window_hours.
+    max_active_goals = models.PositiveSmallIntegerField(
+        "max active goals",
+        default=10,
+        validators=[MinValueValidator(1), MaxValueValidator(100)],
+        help_text="No new goal opens while this many are active.",
+    )
+    max_concurrent_goals = models.PositiveSmallIntegerField(
+        "max concurrent goals",
+        default=3,
+        validators=[MinValueValidator(1), MaxValueValidator(20)],
+        help_text="Goals acted on per cycle.",
+    )
+    enable_learning = models.BooleanField(
+        "enable learning", default=True, help_text="Record action outcomes to steer the next choices."
+    )
+    analysis_interval_minutes = models.PositiveIntegerField(
+        "analysis interval (minutes)",
+        default=0,
+        validators=[MaxValueValidator(1440)],
+        help_text="Forecast and set goals at most this often; 0: every cycle.",
+    )
+    pattern_window_hours = models.PositiveIntegerField(
+        "pattern window (hours)",
+        default=168,
+        validators=[MinValueValidator(24), MaxValueValidator(24 * 90)],
+        help_text="How far back pattern recognition looks for recurring events.",
+    )
+    last_analysis = models.DateTimeField("last analysis", null=True, blank=True)
+    enabled_since = models.DateTimeField(
+        "on since", null=True, blank=True, help_text="When autonomous mode was last switched on (uptime)."
+    )
     last_execution = models.DateTimeField("last cycle", null=True, blank=True)
     next_execution = models.DateTimeField("next cycle", null=True, blank=True)
     last_error = models.TextField("last error", blank=True)
@@ -154,6 +188,9 @@ class MetricRule(models.Model):
     goal_type = models.CharField(
         "goal type", max_length=30, choices=GoalType.choices, default=GoalType.BOTTLENECK_PREVENTION
     )
+    plan = models.JSONField(
+        "plan", default=list, blank=True, help_text="Action names the goals of this rule run in order (optional)."
+    )
     created = models.DateTimeField(auto_now_add=True)
     updated = models.DateTimeField(auto_now=True)
 
@@ -198,6 +235,13 @@ class Goal(models.Model):
     evidence = models.JSONField("evidence", default=dict, blank=True)
     threshold = models.FloatField("threshold", null=True, blank=True)
     target = models.FloatField("target", null=True, blank=True, help_text="Back in range on this side of it.")
+    plan = models.JSONField(
+        "plan",
+        default=list,
+        blank=True,
+        help_text="Action names run in order, one a cycle, each after the previous one's impact is measured; "
+        "empty: the learner chooses.",
+    )
     direction = models.CharField(max_length=5, choices=Direction.choices, default=Direction.ABOVE)
     created = models.DateTimeField(default=timezone.now)
     expires_at = models.DateTimeField("expires", null=True, blank=True)
@@ -245,6 +289,9 @@ class GoalAction(models.Model):
     impact_before = models.FloatField("metric before", null=True, blank=True)
     impact_after = models.FloatField("metric after", null=True, blank=True)
     error = models.TextField("error", blank=True)
+    plan_step = models.PositiveSmallIntegerField("plan step", null=True, blank=True, help_text="0-based.")
+    rolled_back = models.BooleanField("rolled back", default=False)
+    rollback = models.JSONField("rollback result", default=dict, blank=True)
     created = models.DateTimeField(default=timezone.now)
     measured_at = models.DateTimeField(null=True, blank=True)
 

@@ -32,6 +32,13 @@ class ConfigInputSerializer(serializers.Serializer):
     start_now = serializers.BooleanField(
         required=False, default=False, help_text="With enabled: the first cycle starts now, not one interval later."
     )
+    max_active_goals = serializers.IntegerField(required=False, min_value=1, max_value=100)
+    max_concurrent_goals = serializers.IntegerField(required=False, min_value=1, max_value=20)
+    enable_learning = serializers.BooleanField(required=False)
+    analysis_interval_minutes = serializers.IntegerField(
+        required=False, min_value=0, max_value=1440, help_text="0: analyse every cycle."
+    )
+    pattern_window_hours = serializers.IntegerField(required=False, min_value=24, max_value=24 * 90)
 
     # Validated values: None keeps the stored channel (the masked URL sent back), "" switches
     # the autonomy channel off (null or blank, as the original cleared it), else the new setting.
@@ -157,14 +164,40 @@ class GoalActionSerializer(serializers.ModelSerializer):
             "impact_after",
             "impact",
             "error",
+            "plan_step",
+            "rolled_back",
+            "rollback",
             "created",
             "measured_at",
         ]
 
 
+def goal_progress(goal: Goal, latest: float | None) -> float:
+    """0–1: how far the metric has come from its value when the goal opened to the target
+    (1.0 once achieved; 0.0 without a metric to measure)."""
+    if goal.status == Goal.Status.ACHIEVED:
+        return 1.0
+    start = (goal.evidence or {}).get("latest") if isinstance(goal.evidence, dict) else None
+    target = goal.target
+    if latest is None or target is None or not isinstance(start, int | float) or isinstance(start, bool):
+        return 0.0
+    sign = 1.0 if goal.direction == Direction.ABOVE else -1.0
+    distance = sign * (start - target)
+    if distance <= 0:
+        return 1.0 if sign * (latest - target) <= 0 else 0.0
+    progress = sign * (start - latest) / distance
+    return round(min(1.0, max(0.0, progress)), 4)
+
+
 class GoalSerializer(serializers.ModelSerializer):
     type = serializers.CharField(source="goal_type")
     description = serializers.CharField(source="title")
+    progress = serializers.SerializerMethodField(help_text="0–1, from the metric's distance to its target.")
+    plan = serializers.ListField(child=serializers.CharField(), read_only=True)
+
+    def get_progress(self, goal: Goal) -> float:
+        latest = (self.context.get("latest") or {}).get(goal.metric_name) if goal.metric_name else None
+        return goal_progress(goal, latest)
 
     class Meta:
         model = Goal
@@ -178,6 +211,8 @@ class GoalSerializer(serializers.ModelSerializer):
             "threshold",
             "target",
             "direction",
+            "progress",
+            "plan",
             "evidence",
             "created",
             "expires_at",
@@ -195,13 +230,31 @@ class GoalDetailSerializer(GoalSerializer):
 class MetricRuleSerializer(serializers.ModelSerializer):
     direction = serializers.ChoiceField(choices=Direction.choices, default=Direction.ABOVE)
     goal_type = serializers.ChoiceField(choices=GoalType.choices, default=GoalType.BOTTLENECK_PREVENTION)
+    plan = serializers.ListField(
+        child=serializers.CharField(max_length=100),
+        required=False,
+        default=list,
+        max_length=10,
+        help_text="Action names the rule's goals run in order, one a cycle.",
+    )
 
     class Meta:
         model = MetricRule
-        fields = ["id", "metric_name", "warning", "critical", "direction", "goal_type", "created", "updated"]
+        fields = ["id", "metric_name", "warning", "critical", "direction", "goal_type", "plan", "created", "updated"]
         read_only_fields = ["id", "created", "updated"]
         # Saved by metric name (an upsert), so the per-workspace unique check is not wanted here.
         validators: list = []
+
+    def validate_plan(self, value: list[str]) -> list[str]:
+        from autonomy.actions import RUN_EXECUTOR_AGENT, action_handlers
+
+        known = {*action_handlers(), RUN_EXECUTOR_AGENT}
+        unknown = [name for name in value if name not in known]
+        if unknown:
+            raise serializers.ValidationError(
+                f"Unknown action(s): {', '.join(unknown)}. Known: {', '.join(sorted(known))}."
+            )
+        return value
 
     def validate(self, attrs: dict) -> dict:
         for field in ("warning", "critical"):

@@ -16,7 +16,7 @@ from agents.models import ACTIVE_STATUSES, OverlapPolicy, RunSource, RunStatus
 from agents.services import start_run
 from autonomy import channels as autonomy_channels
 from autonomy import collector
-from autonomy.actions import RUN_EXECUTOR_AGENT, action_handlers
+from autonomy.actions import RUN_EXECUTOR_AGENT, action_handlers, undo_for
 from autonomy.forecasting import Series, breach, forecast
 from autonomy.learning import Learner
 from autonomy.models import (
@@ -117,7 +117,14 @@ def autonomy_channel(workspace: Workspace, kind: str, *, enabled: bool | None = 
 
 
 # Fields of AutonomousConfig that config_update sets from `options`.
-CONFIG_OPTIONS = ("notify_tool_calls",)
+CONFIG_OPTIONS = (
+    "notify_tool_calls",
+    "max_active_goals",
+    "max_concurrent_goals",
+    "enable_learning",
+    "analysis_interval_minutes",
+    "pattern_window_hours",
+)
 
 
 def config_update(
@@ -141,6 +148,10 @@ def config_update(
     with transaction.atomic():
         config = AutonomousConfig.objects.select_for_update().get(pk=config_for(workspace).pk)
         reschedule = enabled and (not config.enabled or config.frequency != frequency or not config.next_execution)
+        if enabled and not config.enabled:
+            config.enabled_since = now
+        elif not enabled:
+            config.enabled_since = None
         config.enabled = enabled
         config.frequency = frequency
         if set_executor:
@@ -304,12 +315,17 @@ def run_cycle(
             summary["collected"] = collector.collect(workspace, now=now)
         learner = learner_for(workspace)
         summary["measured"] = measure_actions(workspace, learner, now=now)
-        analysis = analyse(workspace, now=now)
-        summary["goals_created"] = analysis["created"]
-        summary["goals_achieved"] = analysis["achieved"]
+        if analysis_due(config, now=now):
+            analysis = analyse(workspace, now=now)
+            summary["goals_created"] = analysis["created"]
+            summary["goals_achieved"] = analysis["achieved"]
+            AutonomousConfig.objects.filter(pk=config.pk).update(last_analysis=now)
+        else:
+            summary["analysis_skipped"] = f"analysed less than {config.analysis_interval_minutes} min ago"
         summary["goals_expired"] = goals_expire(workspace, now=now)
         summary["actions"] = act_on_goals(workspace, config, learner, now=now)
-        learner_save(workspace, learner)
+        if config.enable_learning:
+            learner_save(workspace, learner)
         run = executor_cycle_run(config, action_ids=summary["actions"], run_executor=run_executor, cycle=cycle)
         if run is not None:
             summary["executor_run"] = run.pk
@@ -340,6 +356,12 @@ def run_cycle(
     )
     cycle_finish(cycle.pk)
     return summary
+
+
+def analysis_due(config: AutonomousConfig, *, now: datetime) -> bool:
+    if not config.analysis_interval_minutes or config.last_analysis is None:
+        return True
+    return now - config.last_analysis >= timedelta(minutes=config.analysis_interval_minutes)
 
 
 def cycles_settle(workspace: Workspace) -> None:
@@ -449,6 +471,11 @@ def analyse(workspace: Workspace, *, now: datetime) -> dict[str, list[int]]:
     return {"created": created, "achieved": achieved}
 
 
+def max_active_goals(workspace: Workspace) -> int:
+    value = AutonomousConfig.objects.filter(workspace=workspace).values_list("max_active_goals", flat=True).first()
+    return value or MAX_ACTIVE_GOALS
+
+
 def rule_cause(rule: MetricRule) -> str:
     return f"breach:{rule.metric_name}:{rule.direction}:{rule.critical:g}"
 
@@ -491,8 +518,10 @@ def analyse_patterns(workspace: Workspace, *, now: datetime) -> list[int]:
 
     A pattern's goal is not reopened within PATTERN_REOPEN_AFTER of the last one: the
     pattern recurs by definition, the goal is to adapt to it once."""
+    window = AutonomousConfig.objects.filter(workspace=workspace).values_list("pattern_window_hours", flat=True)
+    hours = window.first() or 168
     events = list(
-        evidence_events(workspace, since=now - HISTORY, now=now)
+        evidence_events(workspace, since=now - timedelta(hours=hours), now=now)
         .order_by("-at")
         .values_list("event_type", "at")[:MAX_HISTORY_POINTS]
     )
@@ -503,7 +532,7 @@ def analyse_patterns(workspace: Workspace, *, now: datetime) -> list[int]:
         cause = f"pattern:{pattern['event_type']}:{bucket}"
         if Goal.objects.filter(workspace=workspace, cause=cause, created__gte=now - PATTERN_REOPEN_AFTER).exists():
             continue
-        if Goal.objects.active().filter(workspace=workspace).count() >= MAX_ACTIVE_GOALS:
+        if Goal.objects.active().filter(workspace=workspace).count() >= max_active_goals(workspace):
             break
         when = f"around {hour:02d}:00" if hour is not None else f"on {WEEKDAYS[weekday]}s"
         try:
@@ -548,7 +577,7 @@ def _past(value: float, threshold: float, direction: str) -> bool:
 
 def goal_open(*, workspace: Workspace, rule: MetricRule, cause: str, hit, latest: float, best, now: datetime):
     """A goal for a (forecast) breach, unless one is open for the cause or too many are open."""
-    if Goal.objects.active().filter(workspace=workspace).count() >= MAX_ACTIVE_GOALS:
+    if Goal.objects.active().filter(workspace=workspace).count() >= max_active_goals(workspace):
         return None
     hours = 0.0 if hit is None else max(0.0, (hit["at"] - now).total_seconds() / 3600)
     priority = 1 if hours <= 6 else 2 if hours <= 12 else 3
@@ -583,6 +612,7 @@ def goal_open(*, workspace: Workspace, rule: MetricRule, cause: str, hit, latest
                 threshold=rule.critical,
                 target=rule.warning if rule.warning is not None else rule.critical,
                 direction=rule.direction,
+                plan=list(rule.plan or []),
                 created=now,
                 expires_at=now + GOAL_LIFETIME,
             )
@@ -673,7 +703,7 @@ def act_on_goals(workspace: Workspace, config: AutonomousConfig, learner: Learne
     shared = {goal.metric_name for goal in active if goal.metric_name} if len(active) > 1 else set()
     shared = {name for name in shared if sum(goal.metric_name == name for goal in active) > 1}
     for goal in active:
-        if len(done) >= MAX_CONCURRENT_GOALS:
+        if len(done) >= (config.max_concurrent_goals or MAX_CONCURRENT_GOALS):
             break
         if goal.pk in waiting or (goal.metric_name and goal.metric_name in busy_metrics):
             continue
@@ -691,8 +721,21 @@ def act_on_goals(workspace: Workspace, config: AutonomousConfig, learner: Learne
             strategy = GoalAction.Strategy.ADAPTIVE
         if goal.metric_name:
             busy_metrics.add(goal.metric_name)
-        name = learner.choose(goal_type=goal.goal_type, candidates=candidates)
-        action = action_run(goal=goal, name=name, strategy=strategy, config=config, learner=learner, now=now)
+        step = None
+        if goal.plan:
+            step = (
+                GoalAction.objects.filter(goal=goal, plan_step__isnull=False)
+                .exclude(status=GoalAction.Status.SKIPPED)
+                .count()
+            )
+            if step >= len(goal.plan):
+                continue  # the plan is done; the goal waits for its metric (or expiry)
+            name = goal.plan[step]
+        else:
+            name = learner.choose(goal_type=goal.goal_type, candidates=candidates)
+        action = action_run(
+            goal=goal, name=name, strategy=strategy, config=config, learner=learner, now=now, plan_step=step
+        )
         done.append(action.pk)
     return done
 
@@ -706,13 +749,21 @@ def workspace_quiet_hours(workspace: Workspace, *, now: datetime) -> list[int]:
 
 
 def action_run(
-    *, goal: Goal, name: str, strategy: str, config: AutonomousConfig, learner: Learner, now: datetime
+    *,
+    goal: Goal,
+    name: str,
+    strategy: str,
+    config: AutonomousConfig,
+    learner: Learner,
+    now: datetime,
+    plan_step: int | None = None,
 ) -> GoalAction:
     """Run one action for a goal. Its impact is measured at the next cycle."""
     action = GoalAction.objects.create(
         goal=goal,
         action=name,
         strategy=strategy,
+        plan_step=plan_step,
         created=now,
         impact_before=latest_value(goal.workspace, goal.metric_name) if goal.metric_name else None,
     )
@@ -722,8 +773,11 @@ def action_run(
         return action
     try:
         params = {"goal": goal_context(goal), "workspace_id": goal.workspace_id, "strategy": strategy}
+        handler = action_handlers().get(name)
+        if handler is None:
+            raise ActionFailed(f"no action handler is registered as {name!r}")
         with transaction.atomic():
-            result = action_handlers()[name](params, goal.pk)
+            result = handler(params, goal.pk)
         result = dict(result) if isinstance(result, dict) else {"success": True}
         if result.get("success", True) is False:
             raise ActionFailed(str(result.get("error") or "the handler reported failure"))
@@ -762,6 +816,10 @@ def measure_actions(workspace: Workspace, learner: Learner, *, now: datetime) ->
         )
         if not claimed:
             continue
+        if after is not None and action.impact_before is not None and action.action != RUN_EXECUTOR_AGENT:
+            worse = after > action.impact_before if goal.direction == "above" else after < action.impact_before
+            if worse:
+                action_rollback(action, now=now)
         impact = action.impact
         learner.record(
             action=action.action,
@@ -773,6 +831,27 @@ def measure_actions(workspace: Workspace, learner: Learner, *, now: datetime) ->
         )
         measured += 1
     return measured
+
+
+def action_rollback(action: GoalAction, *, now: datetime) -> bool:
+    """Run the undo its handler declared, when the measured impact is negative. Once per action."""
+    undo = undo_for(action.action)
+    if undo is None:
+        return False
+    if not GoalAction.objects.filter(pk=action.pk, rolled_back=False).update(rolled_back=True):
+        return False
+    goal = action.goal
+    params = {"goal": goal_context(goal), "workspace_id": goal.workspace_id, "strategy": action.strategy}
+    try:
+        with transaction.atomic():
+            outcome = undo(params, goal.pk, dict(action.result or {}))
+        record = {"success": True, **(dict(outcome) if isinstance(outcome, dict) else {}), "at": now.isoformat()}
+    except Exception as exc:
+        logger.exception("the undo of action %s (%s) failed", action.pk, action.action)
+        record = {"success": False, "error": f"{exc.__class__.__name__}: {exc}", "at": now.isoformat()}
+    GoalAction.objects.filter(pk=action.pk).update(rollback=jsonable(record))
+    action.rolled_back, action.rollback = True, record
+    return True
 
 
 def goal_task(goal: Goal) -> str:

@@ -15,11 +15,11 @@ from django.views.decorators.http import require_POST
 
 from agents.views import pretty_json
 from autonomy import channels, services
-from autonomy.api import executor_statistics
+from autonomy.api import executor_statistics, goal_context_for
 from autonomy.charts import metric_chart
 from autonomy.forms import ModeForm, RuleForm
 from autonomy.models import AutonomyCycle, Goal, GoalType, MetricRule
-from autonomy.serializers import mask_webhook
+from autonomy.serializers import goal_progress, mask_webhook
 from workspaces.models import personal_workspace_for
 from workspaces.scoping import get_object_for_user, user_can_write
 
@@ -29,6 +29,13 @@ EVIDENCE_KEYS = ("latest", "threshold", "direction", "method", "backtest_error",
 
 
 CYCLES_SHOWN = 20
+LOOP_KNOBS = (
+    "max_active_goals",
+    "max_concurrent_goals",
+    "analysis_interval_minutes",
+    "pattern_window_hours",
+    "enable_learning",
+)
 
 
 def _overview_context(request: HttpRequest, workspace, *, form: ModeForm | None = None, rule_form=None) -> dict:
@@ -46,15 +53,20 @@ def _overview_context(request: HttpRequest, workspace, *, form: ModeForm | None 
                 "discord_webhook": mask_webhook(url) if url else "",
                 "ntfy_topic": (ntfy.config or {}).get("topic", "") if ntfy and ntfy.enabled else "",
                 "notify_tool_calls": config.notify_tool_calls,
+                **{field: getattr(config, field) for field in LOOP_KNOBS},
             },
         )
+    goals = list(Goal.objects.filter(workspace=workspace).select_related("workspace").prefetch_related("actions")[:50])
+    latest = goal_context_for(goals)["latest"]
+    for goal in goals:
+        goal.progress = goal_progress(goal, latest.get(goal.metric_name)) if goal.metric_name else None
     return {
         "config": config,
         "form": form,
         "rule_form": rule_form or RuleForm(),
         "discord": discord,
         "ntfy": ntfy,
-        "goals": Goal.objects.filter(workspace=workspace).prefetch_related("actions")[:50],
+        "goals": goals,
         "cycles": AutonomyCycle.objects.filter(workspace=workspace).select_related("executor_run")[:CYCLES_SHOWN],
         "rules": MetricRule.objects.filter(workspace=workspace),
         "metrics": services.metric_names(workspace),
@@ -91,7 +103,7 @@ def mode(request: HttpRequest) -> HttpResponse:
         channels=form.channel_configs(),
         executor=data["executor"],
         set_executor=True,
-        options={"notify_tool_calls": data["notify_tool_calls"]},
+        options={field: data[field] for field in ("notify_tool_calls", *LOOP_KNOBS) if data[field] is not None},
         start_now=data["start_now"],
     )
     if config.enabled and data["start_now"]:

@@ -79,6 +79,12 @@ def test_the_mode_form_saves_channels_executor_and_can_start_now(alice):
     assert "the first cycle starts now" in response.content.decode()
     config = AutonomousConfig.objects.get(workspace=workspace)
     assert (config.frequency, config.executor_id, config.notify_tool_calls) == ("6hours", executor.pk, True)
+    assert (config.max_active_goals, config.enable_learning) == (10, False)  # empty: kept; unticked: off
+    client.post("/autonomy/mode/", {**form, "max_active_goals": "4", "enable_learning": "on", "start_now": ""})
+    config.refresh_from_db()
+    assert (config.max_active_goals, config.enable_learning) == (4, True)
+    bad_knob = client.post("/autonomy/mode/", {**form, "max_concurrent_goals": "0"})
+    assert bad_knob.status_code == 400
     assert before <= config.next_execution <= datetime.now(UTC)
     assert {c.kind for c in Channel.objects.filter(workspace=workspace, enabled=True)} == {"discord", "ntfy"}
     page = client.get("/autonomy/").content.decode()
