@@ -126,3 +126,19 @@ def test_goal_titles_and_dates_are_consistent(alice):
     page = client.get("/autonomy/").content.decode()
     assert "<time datetime=" in page and "a.m." not in page and "p.m." not in page
     assert not Notification.objects.exists()
+
+
+def test_the_admin_lists_cycles_read_only_and_edits_the_knobs(alice):
+    from django.contrib.auth import get_user_model
+
+    _, workspace = alice
+    services.run_cycle(workspace, now=T0, run_executor=False)
+    admin = get_user_model().objects.create_superuser("root", "root@example.com", "pw-Secret-123")
+    client = Client()
+    client.force_login(admin)
+    listing = client.get("/admin/autonomy/autonomycycle/")
+    assert listing.status_code == 200 and "Succeeded" in listing.content.decode()
+    assert client.get("/admin/autonomy/autonomycycle/add/").status_code == 403
+    config = AutonomousConfig.objects.get(workspace=workspace)
+    page = client.get(f"/admin/autonomy/autonomousconfig/{config.pk}/change/").content.decode()
+    assert 'name="max_active_goals"' in page and 'name="pattern_window_hours"' in page
