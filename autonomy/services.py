@@ -46,6 +46,7 @@ STEP = timedelta(hours=1)
 MAX_ACTIVE_GOALS = 10
 MAX_CONCURRENT_GOALS = 3  # goals acted on per cycle
 GOAL_LIFETIME = timedelta(hours=48)
+CYCLE_LOST_AFTER = timedelta(hours=1)  # a cycle's own work takes seconds
 
 
 # --- configuration ---------------------------------------------------------------------------
@@ -370,6 +371,12 @@ def cycles_settle(workspace: Workspace) -> None:
     waiting = AutonomyCycle.objects.filter(workspace=workspace, status=AutonomyCycle.Status.RUNNING)
     for cycle_id in waiting.exclude(executor_run__status__in=ACTIVE_STATUSES).values_list("pk", flat=True):
         cycle_finish(cycle_id)
+    # A cycle whose own work never ended: its worker died mid-way.
+    waiting.filter(work_finished__isnull=True, started__lt=timezone.now() - CYCLE_LOST_AFTER).update(
+        status=AutonomyCycle.Status.FAILED,
+        finished=timezone.now(),
+        error="The cycle stopped before its end (its worker was lost?).",
+    )
 
 
 def cycle_finish(cycle_id: int) -> bool:

@@ -6,9 +6,10 @@ rate cap dropped."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
+from django.utils import timezone
 
 from agents.models import Agent, Run, RunStatus
 from agents.services import agent_pause
@@ -152,3 +153,15 @@ def test_notify_tool_calls_and_start_now_through_the_config_api(client):
         "/api/autonomous/config", {**body, "notify_tool_calls": "maybe"}, content_type="application/json"
     )
     assert wrong.status_code == 400 and "notify_tool_calls" in wrong.json()
+
+
+def test_a_cycle_left_waiting_is_settled_by_the_next_one(demo):
+    workspace, executor = demo
+    summary = services.run_cycle(workspace, now=T0)
+    Run.objects.filter(pk=summary["executor_run"]).update(status=RunStatus.CANCELLED)  # no event for that
+    lost = AutonomyCycle.objects.create(workspace=workspace, started=timezone.now() - timedelta(hours=2))
+    services.run_cycle(workspace, now=T0.replace(hour=13), run_executor=False)
+    first = AutonomyCycle.objects.get(pk=summary["cycle"])
+    assert first.status == "succeeded" and first.finished is not None
+    lost.refresh_from_db()
+    assert lost.status == "failed" and "worker" in lost.error
