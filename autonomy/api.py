@@ -11,6 +11,7 @@ from django.shortcuts import get_object_or_404
 from django.utils import timezone
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
+from rest_framework.exceptions import PermissionDenied
 from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -23,6 +24,7 @@ from autonomy.serializers import (
     ConfigInputSerializer,
     EventSerializer,
     GoalDetailSerializer,
+    GoalPlanSerializer,
     GoalSerializer,
     MetricRuleSerializer,
     ModeSerializer,
@@ -31,7 +33,7 @@ from autonomy.serializers import (
     validate_metric_points,
 )
 from workspaces.models import Workspace, personal_workspace_for
-from workspaces.scoping import resolve_workspace_for_create
+from workspaces.scoping import resolve_workspace_for_create, user_can_write
 
 MAX_HORIZON_HOURS = 720
 
@@ -445,3 +447,22 @@ class CyclesView(AutonomyView):
         paginator = LimitOffsetPagination()
         page = paginator.paginate_queryset(cycles, request, view=self)
         return paginator.get_paginated_response(AutonomyCycleSerializer(page, many=True).data)
+
+
+class GoalPlanView(AutonomyView):
+    @extend_schema(request=GoalPlanSerializer, responses={200: GoalDetailSerializer})
+    def put(self, request, goal_id: int):
+        """Replace an active goal's plan: the next cycle runs its first step (an empty plan
+        hands the choice back to the learner)."""
+        goal = get_object_or_404(Goal.objects.filter(workspace__memberships__user=request.user), pk=goal_id)
+        if not user_can_write(request.user, goal.workspace_id):
+            raise PermissionDenied("Read-only access to this workspace.")
+        body = GoalPlanSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        if goal.status != Goal.Status.ACTIVE:
+            raise serializers.ValidationError(
+                {"plan": f"The goal is {goal.status}; only an active goal's plan changes."}
+            )
+        services.goal_plan_set(goal=goal, plan=body.validated_data["plan"])
+        goal = Goal.objects.prefetch_related("actions").get(pk=goal.pk)
+        return Response(GoalDetailSerializer(goal, context=goal_context_for([goal])).data)

@@ -17,6 +17,7 @@ urlpatterns = [
     path("cycles", api.CyclesView.as_view(), name="cycles"),
     path("goals", api.GoalsView.as_view(), name="goals"),
     path("goals/<int:goal_id>", api.GoalDetailView.as_view(), name="goal"),
+    path("goals/<int:goal_id>/plan", api.GoalPlanView.as_view(), name="goal-plan"),
     path("predictions", api.PredictionsView.as_view(), name="predictions"),
     path("analysis/trigger", api.AnalysisTriggerView.as_view(), name="analysis-trigger"),
     path("mode", api.ModeView.as_view(), name="mode"),

@@ -246,15 +246,7 @@ class MetricRuleSerializer(serializers.ModelSerializer):
         validators: list = []
 
     def validate_plan(self, value: list[str]) -> list[str]:
-        from autonomy.actions import RUN_EXECUTOR_AGENT, action_handlers
-
-        known = {*action_handlers(), RUN_EXECUTOR_AGENT}
-        unknown = [name for name in value if name not in known]
-        if unknown:
-            raise serializers.ValidationError(
-                f"Unknown action(s): {', '.join(unknown)}. Known: {', '.join(sorted(known))}."
-            )
-        return value
+        return validate_plan(value)
 
     def validate(self, attrs: dict) -> dict:
         for field in ("warning", "critical"):
@@ -289,3 +281,24 @@ class AutonomyCycleSerializer(serializers.Serializer):
 
     def get_executor_run_status(self, cycle: AutonomyCycle) -> str | None:
         return cycle.executor_run.status if cycle.executor_run_id and cycle.executor_run else None
+
+
+def validate_plan(value: list[str]) -> list[str]:
+    from autonomy.actions import RUN_EXECUTOR_AGENT, action_handlers
+
+    known = {*action_handlers(), RUN_EXECUTOR_AGENT}
+    unknown = [name for name in value if name not in known]
+    if unknown:
+        raise serializers.ValidationError(
+            f"Unknown action(s): {', '.join(unknown)}. Known: {', '.join(sorted(known))}."
+        )
+    return value
+
+
+class GoalPlanSerializer(serializers.Serializer):
+    """PUT /api/autonomous/goals/{id}/plan: the actions the goal runs from now on, in order."""
+
+    plan = serializers.ListField(child=serializers.CharField(max_length=100), max_length=10, allow_empty=True)
+
+    def validate_plan(self, value: list[str]) -> list[str]:
+        return validate_plan(value)

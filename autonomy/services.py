@@ -643,6 +643,14 @@ def in_hours(hours: float) -> str:
     return f"in {round(hours / 24)} days"
 
 
+def goal_plan_set(*, goal: Goal, plan: list[str]) -> None:
+    """Give a goal a new plan, from its first step: the steps of the old plan stay as
+    actions taken, no longer counted as steps of this one."""
+    with transaction.atomic():
+        Goal.objects.filter(pk=goal.pk).update(plan=list(plan))
+        GoalAction.objects.filter(goal=goal, plan_step__isnull=False).update(plan_step=None)
+
+
 def goal_close(goal: Goal, *, status: str, now: datetime, latest: float | None = None, reason: str = "") -> None:
     updated = Goal.objects.filter(pk=goal.pk, status=Goal.Status.ACTIVE).update(status=status, closed_at=now)
     if not updated:

@@ -193,6 +193,7 @@ def goal(request: HttpRequest, pk: int) -> HttpResponse:
         {
             "goal": goal,
             "actions": list(goal.actions.all()),
+            "plan_done": sum(1 for a in goal.actions.all() if a.plan_step is not None and a.status != "skipped"),
             "evidence": evidence,
             "breach": breach,
             "breach_at": parse_datetime(breach["at"]) if breach and isinstance(breach.get("at"), str) else None,

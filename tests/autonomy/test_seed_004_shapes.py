@@ -177,3 +177,29 @@ def test_a_handler_with_an_undo_is_rolled_back_when_the_impact_is_negative(alice
     MetricPoint.objects.create(workspace=workspace, name="cpu_usage", value=70.0, at=T0 + timedelta(minutes=90))
     services.run_cycle(workspace, now=T0 + timedelta(hours=2), run_executor=False)
     assert len(undone) == 1
+
+
+def test_a_goals_plan_is_set_through_the_api_and_shown_on_its_page(alice, handlers):
+    client, workspace = alice
+    calls = []
+    for name in ("flush", "restart"):
+        handlers(name, lambda params, goal_id, name=name: calls.append(name) or {"success": True})
+    goal = Goal.objects.create(workspace=workspace, goal_type="sla_maintenance", title="errors", cause="e", priority=1)
+    url = f"/api/autonomous/goals/{goal.pk}/plan"
+    response = client.put(url, {"plan": ["flush", "restart"]}, content_type="application/json")
+    assert response.status_code == 200 and response.json()["plan"] == ["flush", "restart"]
+    bad = client.put(url, {"plan": ["flush", "format_disk"]}, content_type="application/json")
+    assert bad.status_code == 400 and "format_disk" in str(bad.json()["plan"])
+    other = personal_workspace_for(make_user("mallory"))
+    foreign = Goal.objects.create(workspace=other, goal_type="sla_maintenance", title="x", cause="x")
+    assert (
+        client.put(
+            f"/api/autonomous/goals/{foreign.pk}/plan", {"plan": []}, content_type="application/json"
+        ).status_code
+        == 404
+    )
+    services.run_cycle(workspace, now=T0, run_executor=False)
+    services.run_cycle(workspace, now=T0 + timedelta(hours=1), run_executor=False)
+    assert calls == ["flush", "restart"]
+    page = client.get(f"/autonomy/goals/{goal.pk}/").content.decode()
+    assert '<ol class="plan">' in page and "2. restart" in page
