@@ -79,6 +79,10 @@ def config_for(workspace: Workspace) -> AutonomousConfig:
 def rules_ensure_defaults(workspace: Workspace) -> None:
     """Add the default rules the workspace does not have yet (its own rule of the same name
     wins). Called with each cycle, so defaults added in a later release reach old workspaces."""
+    have = set(MetricRule.objects.filter(workspace=workspace).values_list("metric_name", flat=True))
+    missing = [rule for rule in DEFAULT_RULES if rule[0] not in have]
+    if not missing:
+        return  # the usual case: no insert, so no sequence values burnt on PostgreSQL
     MetricRule.objects.bulk_create(
         [
             MetricRule(
@@ -89,9 +93,9 @@ def rules_ensure_defaults(workspace: Workspace) -> None:
                 goal_type=goal_type,
                 direction="above",
             )
-            for name, warning, critical, goal_type in DEFAULT_RULES
+            for name, warning, critical, goal_type in missing
         ],
-        ignore_conflicts=True,
+        ignore_conflicts=True,  # a concurrent cycle may add them first
     )
 
 
