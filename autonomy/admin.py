@@ -2,14 +2,40 @@ from __future__ import annotations
 
 from django.contrib import admin
 
-from autonomy.models import AutonomousConfig, Event, Goal, GoalAction, LearningState, MetricPoint, MetricRule
+from autonomy.models import (
+    AutonomousConfig,
+    AutonomyCycle,
+    Event,
+    Goal,
+    GoalAction,
+    LearningState,
+    MetricPoint,
+    MetricRule,
+)
 
 
 @admin.register(AutonomousConfig)
 class AutonomousConfigAdmin(admin.ModelAdmin):
     list_display = ["workspace", "enabled", "frequency", "executor", "last_execution", "next_execution", "last_error"]
     list_filter = ["enabled", "frequency"]
-    readonly_fields = ["last_execution", "last_manual_execute", "created", "updated"]
+    readonly_fields = ["last_execution", "last_analysis", "enabled_since", "last_manual_execute", "created", "updated"]
+
+
+@admin.register(AutonomyCycle)
+class AutonomyCycleAdmin(admin.ModelAdmin):
+    """History: read-only."""
+
+    list_display = ["started", "workspace", "status", "trigger", "goals_created", "goals_achieved", "actions",
+                    "actions_skipped", "executor_run", "finished"]  # fmt: skip
+    list_filter = ["status", "trigger"]
+    date_hierarchy = "started"
+    raw_id_fields = ["executor_run"]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
 
 
 @admin.register(MetricRule)
@@ -36,7 +62,10 @@ class EventAdmin(admin.ModelAdmin):
 class GoalActionInline(admin.TabularInline):
     model = GoalAction
     extra = 0
-    readonly_fields = ["action", "strategy", "status", "run", "impact_before", "impact_after", "error", "created"]
+    readonly_fields = [
+        "action", "plan_step", "strategy", "status", "run", "impact_before", "impact_after", "error", "rolled_back",
+        "created",
+    ]  # fmt: skip
     fields = readonly_fields
     can_delete = False
 

@@ -11,16 +11,20 @@ from django.shortcuts import get_object_or_404
 from django.utils import timezone
 from drf_spectacular.utils import OpenApiParameter, PolymorphicProxySerializer, extend_schema
 from rest_framework import serializers, status
+from rest_framework.exceptions import PermissionDenied
+from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from agents.models import Agent
 from autonomy import channels, schema, services
-from autonomy.models import AutonomousConfig, Event, Goal, GoalAction, MetricPoint, MetricRule
+from autonomy.models import AutonomousConfig, AutonomyCycle, Event, Goal, GoalAction, MetricPoint, MetricRule
 from autonomy.serializers import (
+    AutonomyCycleSerializer,
     ConfigInputSerializer,
     EventSerializer,
     GoalDetailSerializer,
+    GoalPlanSerializer,
     GoalSerializer,
     MetricRuleSerializer,
     ModeSerializer,
@@ -30,7 +34,7 @@ from autonomy.serializers import (
 )
 from gradent.api import int_param, whole_number
 from workspaces.models import Workspace, personal_workspace_for
-from workspaces.scoping import resolve_workspace_for_create
+from workspaces.scoping import resolve_workspace_for_create, user_can_write
 
 MAX_HORIZON_HOURS = 720
 
@@ -69,6 +73,12 @@ def config_data(config: AutonomousConfig) -> dict:
         "discord_webhook": mask_webhook(discord_url) if discord_url else None,
         "ntfy_topic": (ntfy.config or {}).get("topic") if ntfy else None,
         "executor_agent_id": config.executor_id,
+        "notify_tool_calls": config.notify_tool_calls,
+        "max_active_goals": config.max_active_goals,
+        "max_concurrent_goals": config.max_concurrent_goals,
+        "enable_learning": config.enable_learning,
+        "analysis_interval_minutes": config.analysis_interval_minutes,
+        "pattern_window_hours": config.pattern_window_hours,
         "last_execution": config.last_execution.isoformat() if config.last_execution else None,
         "next_execution": config.next_execution.isoformat() if config.next_execution else None,
         "last_error": config.last_error,
@@ -105,6 +115,8 @@ class ConfigView(AutonomyView):
             channels=channel_configs,
             executor=executor,
             set_executor=set_executor,
+            options={field: data[field] for field in services.CONFIG_OPTIONS if field in data},
+            start_now=data.get("start_now", False),
         )
         return _ok("Configuration updated")
 
@@ -180,8 +192,10 @@ def statistics(workspace: Workspace) -> dict:
 
 def executor_statistics(workspace: Workspace) -> dict:
     actions = GoalAction.objects.filter(goal__workspace=workspace)
+    skipped = Q(status=GoalAction.Status.SKIPPED)
     totals = actions.aggregate(
-        actions_executed=Count("id"),
+        actions_executed=Count("id", filter=~skipped),
+        actions_skipped=Count("id", filter=skipped),
         actions_succeeded=Count("id", filter=Q(status=GoalAction.Status.SUCCEEDED)),
         actions_failed=Count("id", filter=Q(status=GoalAction.Status.FAILED)),
         actions_pending=Count("id", filter=Q(status=GoalAction.Status.RUNNING)),
@@ -191,7 +205,8 @@ def executor_statistics(workspace: Workspace) -> dict:
     by_action = {
         row["action"]: {k: v for k, v in row.items() if k != "action"}
         for row in actions.values("action").annotate(
-            executed=Count("id"),
+            executed=Count("id", filter=~skipped),
+            skipped=Count("id", filter=skipped),
             succeeded=Count("id", filter=Q(status=GoalAction.Status.SUCCEEDED)),
             failed=Count("id", filter=Q(status=GoalAction.Status.FAILED)),
         )
@@ -203,9 +218,11 @@ def executor_statistics(workspace: Workspace) -> dict:
 def status_data(workspace: Workspace) -> dict:
     config = services.config_for(workspace)
     stats = statistics(workspace)
+    since = (config.enabled_since or config.updated) if config.enabled else None
     return {
         "running": config.enabled,
         "autonomous_mode": config.enabled,
+        "uptime_seconds": max(0.0, (timezone.now() - since).total_seconds()) if since else 0.0,
         "frequency": config.frequency,
         "active_goals": stats["goals_active"],
         "last_execution": config.last_execution.isoformat() if config.last_execution else None,
@@ -217,11 +234,20 @@ def status_data(workspace: Workspace) -> dict:
 
 
 def goals_overview(workspace: Workspace, request) -> dict:
-    active = Goal.objects.active().filter(workspace=workspace)
+    active = list(Goal.objects.active().filter(workspace=workspace))
     return {
-        "total_active_goals": active.count(),
-        "goals": GoalSerializer(active, many=True, context={"request": request}).data,
+        "total_active_goals": len(active),
+        "goals": GoalSerializer(active, many=True, context=goal_context_for(active)).data,
     }
+
+
+def goal_context_for(goals) -> dict:
+    """The serializer context for goals' progress: each metric's latest value, one query a metric."""
+    latest = {}
+    for goal in goals:
+        if goal.metric_name and goal.metric_name not in latest:
+            latest[goal.metric_name] = services.latest_value(goal.workspace, goal.metric_name)
+    return {"latest": latest}
 
 
 class StatusView(AutonomyView):
@@ -242,13 +268,14 @@ class GoalsView(AutonomyView):
         wanted = request.query_params.get("status", Goal.Status.ACTIVE)
         if wanted != "all" and wanted not in Goal.Status.values:
             raise serializers.ValidationError({"status": f"One of {', '.join(Goal.Status.values)} or all."})
-        goals = Goal.objects.filter(workspace=workspace)
+        goals = Goal.objects.filter(workspace=workspace).select_related("workspace")
         if wanted != "all":
             goals = goals.filter(status=wanted)
+        goals = list(goals[:500])
         return Response(
             {
                 "total_active_goals": Goal.objects.active().filter(workspace=workspace).count(),
-                "goals": GoalSerializer(goals[:500], many=True).data,
+                "goals": GoalSerializer(goals, many=True, context=goal_context_for(goals)).data,
             }
         )
 
@@ -259,7 +286,49 @@ class GoalDetailView(AutonomyView):
         goal = get_object_or_404(
             Goal.objects.filter(workspace__memberships__user=request.user).prefetch_related("actions"), pk=goal_id
         )
-        return Response(GoalDetailSerializer(goal).data)
+        return Response(GoalDetailSerializer(goal, context=goal_context_for([goal])).data)
+
+
+STATE_ORDER = ("normal", "warning", "critical")
+
+
+def metric_state(latest: float, rule, hit) -> str:
+    """critical: past the critical threshold now; warning: past the warning threshold, or
+    forecast to cross the critical one within the horizon; normal otherwise (or no rule)."""
+    if rule is None:
+        return "normal"
+    if services._past(latest, rule.critical, rule.direction):
+        return "critical"
+    if hit is not None or (rule.warning is not None and services._past(latest, rule.warning, rule.direction)):
+        return "warning"
+    return "normal"
+
+
+def predictions_data(workspace: Workspace, *, hours: int) -> dict:
+    from autonomy.forecasting import breach
+
+    now = timezone.now()
+    rules = {rule.metric_name: rule for rule in workspace.metric_rules.all()}
+    predictions = {}
+    for name in services.metric_names(workspace):
+        series = services.metric_series(workspace, name, now=now)
+        best = services.metric_forecast(series, horizon=timedelta(hours=hours))
+        if best is None:
+            continue
+        entry = {"latest": series.values[-1], "points": len(series), "forecast": best.as_dict(), "breach": None}
+        rule = rules.get(name)
+        hit = breach(best, threshold=rule.critical, direction=rule.direction) if rule is not None else None
+        entry["breach"] = hit and {**hit, "at": hit["at"].isoformat()}
+        entry["state"] = metric_state(entry["latest"], rule, hit)
+        predictions[name] = entry
+    states = [entry["state"] for entry in predictions.values()]
+    overall = max(states, key=STATE_ORDER.index) if states else "unknown"
+    return {
+        "horizon_hours": hours,
+        "generated": now.isoformat(),
+        "predicted_state": overall,
+        "predictions": predictions,
+    }
 
 
 class PredictionsView(AutonomyView):
@@ -274,25 +343,11 @@ class PredictionsView(AutonomyView):
         responses={200: schema.PredictionsSerializer},
     )
     def get(self, request):
+        """Each metric's forecast, its state (normal, warning, critical) and the overall
+        `predicted_state` (the worst; unknown without forecastable metrics)."""
         workspace = self.workspace()
         hours = int_param(request.query_params, "horizon_hours", maximum=MAX_HORIZON_HOURS, default=24)
-        now = timezone.now()
-        rules = {rule.metric_name: rule for rule in workspace.metric_rules.all()}
-        predictions = {}
-        for name in services.metric_names(workspace):
-            series = services.metric_series(workspace, name, now=now)
-            best = services.metric_forecast(series, horizon=timedelta(hours=hours))
-            if best is None:
-                continue
-            entry = {"latest": series.values[-1], "points": len(series), "forecast": best.as_dict(), "breach": None}
-            rule = rules.get(name)
-            if rule is not None:
-                from autonomy.forecasting import breach
-
-                hit = breach(best, threshold=rule.critical, direction=rule.direction)
-                entry["breach"] = hit and {**hit, "at": hit["at"].isoformat()}
-            predictions[name] = entry
-        return Response({"horizon_hours": hours, "generated": now.isoformat(), "predictions": predictions})
+        return Response(predictions_data(workspace, hours=hours))
 
 
 class AnalysisTriggerView(AutonomyView):
@@ -317,7 +372,11 @@ class ModeView(AutonomyView):
         workspace = self.workspace(write=True)
         body = ModeSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        config = services.mode_set(workspace=workspace, autonomous=body.validated_data["autonomous"])
+        config = services.mode_set(
+            workspace=workspace,
+            autonomous=body.validated_data["autonomous"],
+            start_now=body.validated_data["start_now"],
+        )
         return _ok(f"Autonomous mode {'enabled' if config.enabled else 'disabled'}", autonomous=config.enabled)
 
 
@@ -326,12 +385,31 @@ class ReportView(AutonomyView):
     def get(self, request):
         workspace = self.workspace()
         since = timezone.now() - timedelta(days=1)
+        config = services.config_for(workspace)
+        executor = executor_statistics(workspace)
+        insights = services.learner_for(workspace).insights()
+        prediction = predictions_data(workspace, hours=24)
         return Response(
             {
                 "agent_status": status_data(workspace),
                 "goals": goals_overview(workspace, request),
-                "executor": executor_statistics(workspace),
-                "insights": services.learner_for(workspace).insights(),
+                "forecasting_report": {
+                    "predicted_state": prediction["predicted_state"],
+                    "prediction": prediction,
+                    "rules": MetricRule.objects.filter(workspace=workspace).count(),
+                    "last_analysis": config.last_analysis.isoformat() if config.last_analysis else None,
+                },
+                "executor_state": {
+                    "statistics": executor["totals"],
+                    "by_action": executor["by_action"],
+                    "by_strategy": executor["by_strategy"],
+                    "learning_enabled": config.enable_learning,
+                    "max_concurrent_goals": config.max_concurrent_goals,
+                    "executor_agent_id": config.executor_id,
+                    "insights": insights,
+                },
+                "executor": executor,
+                "insights": insights,
                 "events_last_24h": Event.objects.filter(workspace=workspace, at__gte=since).count(),
                 "metric_points_last_24h": MetricPoint.objects.filter(workspace=workspace, at__gte=since).count(),
             }
@@ -366,3 +444,35 @@ class RulesView(AutonomyView):
         body.is_valid(raise_exception=True)
         rule = services.rule_save(workspace=workspace, **body.validated_data)
         return Response(MetricRuleSerializer(rule).data)
+
+
+class CyclesView(AutonomyView):
+    @extend_schema(
+        parameters=[OpenApiParameter("limit", int), OpenApiParameter("offset", int)],
+        responses={200: AutonomyCycleSerializer(many=True)},
+    )
+    def get(self, request):
+        """The workspace's autonomous cycles, newest first (limit/offset pages)."""
+        cycles = AutonomyCycle.objects.filter(workspace=self.workspace()).select_related("executor_run")
+        paginator = LimitOffsetPagination()
+        page = paginator.paginate_queryset(cycles, request, view=self)
+        return paginator.get_paginated_response(AutonomyCycleSerializer(page, many=True).data)
+
+
+class GoalPlanView(AutonomyView):
+    @extend_schema(request=GoalPlanSerializer, responses={200: GoalDetailSerializer})
+    def put(self, request, goal_id: int):
+        """Replace an active goal's plan: the next cycle runs its first step (an empty plan
+        hands the choice back to the learner)."""
+        goal = get_object_or_404(Goal.objects.filter(workspace__memberships__user=request.user), pk=goal_id)
+        if not user_can_write(request.user, goal.workspace_id):
+            raise PermissionDenied("Read-only access to this workspace.")
+        body = GoalPlanSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        if goal.status != Goal.Status.ACTIVE:
+            raise serializers.ValidationError(
+                {"plan": f"The goal is {goal.status}; only an active goal's plan changes."}
+            )
+        services.goal_plan_set(goal=goal, plan=body.validated_data["plan"])
+        goal = Goal.objects.prefetch_related("actions").get(pk=goal.pk)
+        return Response(GoalDetailSerializer(goal, context=goal_context_for([goal])).data)

@@ -21,6 +21,12 @@ class AutonomyConfig(AppConfig):
         register_tool("autonomy.tools.RecordEventTool")
         register_source("autonomy.sources.AutonomySource")
 
+        from autonomy import services
+
+        events.subscribe(events.RUN_SUCCEEDED, services.on_run_ended)
+        events.subscribe(events.RUN_FAILED, services.on_run_ended)
+        events.subscribe(events.TOOL_CALLED, services.on_tool_called)
+
         checks.register(check_action_handlers)
 
 

@@ -20,11 +20,22 @@ CYCLE_COMPLETED = "autonomy_cycle_completed"
 GOAL_CREATED = "goal_created"
 GOAL_ACHIEVED = "goal_achieved"
 GOAL_FAILED = "goal_failed"
-EVENTS = (CYCLE_STARTED, CYCLE_COMPLETED, GOAL_CREATED, GOAL_ACHIEVED, GOAL_FAILED)
+TOOL_CALLED = "autonomy_tool_called"  # the executor's tool calls, when notify_tool_calls is on
+EVENTS = (CYCLE_STARTED, CYCLE_COMPLETED, GOAL_CREATED, GOAL_ACHIEVED, GOAL_FAILED, TOOL_CALLED)
 
 
-def publish(event: str, *, workspace_id: int, context: dict[str, Any]) -> None:
-    events.publish(event, workspace_id=workspace_id, context=context)
+def publish(
+    event: str, *, workspace_id: int, context: dict[str, Any], own_channels: bool = False, run_id: int | None = None
+) -> None:
+    """`own_channels`: autonomy's Discord and ntfy channels hear it whatever their
+    subscriptions say (cycle results and failures, tool calls they were asked for), as the
+    original's configured webhook did."""
+    payload: dict[str, Any] = {"workspace_id": workspace_id, "context": context}
+    if own_channels:
+        payload["also_channels"] = list(NAMES.values())
+    if run_id is not None:
+        payload["run_id"] = run_id
+    events.publish(event, **payload)
 
 
 # --- autonomy's own channels --------------------------------------------------------------------

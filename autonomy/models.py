@@ -71,6 +71,46 @@ class AutonomousConfig(models.Model):
         verbose_name="executor agent",
         help_text="Run once per cycle, and for goals whose chosen action is run_executor_agent.",
     )
+    notify_tool_calls = models.BooleanField(
+        "notify each tool call",
+        default=False,
+        help_text="Send a message to the autonomy channels for each tool call of the executor's cycle runs "
+        "(rate-capped per channel; a summary says how many were not sent).",
+    )
+    # The original goal-driven loop's knobs (origins/004): goal_setter.max_active_goals,
+    # executor.max_concurrent_goals and enable_learning, analysis_interval_minutes,
+    # pattern_recognizer.time_window_hours.
+    max_active_goals = models.PositiveSmallIntegerField(
+        "max active goals",
+        default=10,
+        validators=[MinValueValidator(1), MaxValueValidator(100)],
+        help_text="No new goal opens while this many are active.",
+    )
+    max_concurrent_goals = models.PositiveSmallIntegerField(
+        "max concurrent goals",
+        default=3,
+        validators=[MinValueValidator(1), MaxValueValidator(20)],
+        help_text="Goals acted on per cycle.",
+    )
+    enable_learning = models.BooleanField(
+        "enable learning", default=True, help_text="Record action outcomes to steer the next choices."
+    )
+    analysis_interval_minutes = models.PositiveIntegerField(
+        "analysis interval (minutes)",
+        default=0,
+        validators=[MaxValueValidator(1440)],
+        help_text="Forecast and set goals at most this often; 0: every cycle.",
+    )
+    pattern_window_hours = models.PositiveIntegerField(
+        "pattern window (hours)",
+        default=168,
+        validators=[MinValueValidator(24), MaxValueValidator(24 * 90)],
+        help_text="How far back pattern recognition looks for recurring events.",
+    )
+    last_analysis = models.DateTimeField("last analysis", null=True, blank=True)
+    enabled_since = models.DateTimeField(
+        "on since", null=True, blank=True, help_text="When autonomous mode was last switched on (uptime)."
+    )
     last_execution = models.DateTimeField("last cycle", null=True, blank=True)
     next_execution = models.DateTimeField("next cycle", null=True, blank=True)
     last_error = models.TextField("last error", blank=True)
@@ -129,6 +169,14 @@ class Event(models.Model):
     event_type = models.CharField("event type", max_length=100)
     metadata = models.JSONField("metadata", default=dict, blank=True)
     at = models.DateTimeField("at", default=timezone.now)
+    run = models.ForeignKey(
+        Run,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        help_text="The agent run that recorded it (record_event); empty when recorded through the API.",
+    )
 
     class Meta:
         ordering = ["-at", "-id"]
@@ -151,6 +199,9 @@ class MetricRule(models.Model):
     direction = models.CharField("direction", max_length=5, choices=Direction.choices, default=Direction.ABOVE)
     goal_type = models.CharField(
         "goal type", max_length=30, choices=GoalType.choices, default=GoalType.BOTTLENECK_PREVENTION
+    )
+    plan = models.JSONField(
+        "plan", default=list, blank=True, help_text="Action names the goals of this rule run in order (optional)."
     )
     created = models.DateTimeField(auto_now_add=True)
     updated = models.DateTimeField(auto_now=True)
@@ -182,6 +233,7 @@ class Goal(models.Model):
         ACHIEVED = "achieved", "Achieved"
         FAILED = "failed", "Failed"
         EXPIRED = "expired", "Expired"
+        CANCELLED = "cancelled", "Cancelled (its rule changed)"
 
     workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="goals")
     goal_type = models.CharField("goal type", max_length=30, choices=GoalType.choices)
@@ -195,6 +247,13 @@ class Goal(models.Model):
     evidence = models.JSONField("evidence", default=dict, blank=True)
     threshold = models.FloatField("threshold", null=True, blank=True)
     target = models.FloatField("target", null=True, blank=True, help_text="Back in range on this side of it.")
+    plan = models.JSONField(
+        "plan",
+        default=list,
+        blank=True,
+        help_text="Action names run in order, one a cycle, each after the previous one's impact is measured; "
+        "empty: the learner chooses.",
+    )
     direction = models.CharField(max_length=5, choices=Direction.choices, default=Direction.ABOVE)
     created = models.DateTimeField(default=timezone.now)
     expires_at = models.DateTimeField("expires", null=True, blank=True)
@@ -231,6 +290,7 @@ class GoalAction(models.Model):
         RUNNING = "running", "Running (impact not measured yet)"
         SUCCEEDED = "succeeded", "Succeeded"
         FAILED = "failed", "Failed"
+        SKIPPED = "skipped", "Skipped (not run; not counted)"
 
     goal = models.ForeignKey(Goal, on_delete=models.CASCADE, related_name="actions")
     action = models.CharField("action", max_length=100)
@@ -241,6 +301,9 @@ class GoalAction(models.Model):
     impact_before = models.FloatField("metric before", null=True, blank=True)
     impact_after = models.FloatField("metric after", null=True, blank=True)
     error = models.TextField("error", blank=True)
+    plan_step = models.PositiveSmallIntegerField("plan step", null=True, blank=True, help_text="0-based.")
+    rolled_back = models.BooleanField("rolled back", default=False)
+    rollback = models.JSONField("rollback result", default=dict, blank=True)
     created = models.DateTimeField(default=timezone.now)
     measured_at = models.DateTimeField(null=True, blank=True)
 
@@ -268,3 +331,52 @@ class LearningState(models.Model):
 
     def __str__(self) -> str:
         return f"Learning of {self.workspace}"
+
+
+class AutonomyCycle(models.Model):
+    """One autonomous cycle: what it did, its executor run and how it ended. `running` until
+    its own work is done and its executor run has ended; the completion message goes out then."""
+
+    class Status(models.TextChoices):
+        RUNNING = "running", "Running"
+        SUCCEEDED = "succeeded", "Succeeded"
+        FAILED = "failed", "Failed"
+
+    class Trigger(models.TextChoices):
+        SCHEDULE = "schedule", "Schedule"
+        MANUAL = "manual", "Run now"
+
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="autonomy_cycles")
+    trigger = models.CharField("started by", max_length=10, choices=Trigger.choices, default=Trigger.SCHEDULE)
+    status = models.CharField("status", max_length=10, choices=Status.choices, default=Status.RUNNING)
+    started = models.DateTimeField("started", default=timezone.now)
+    work_finished = models.DateTimeField(
+        "work finished", null=True, blank=True, help_text="The cycle's own work ended; its executor run may still run."
+    )
+    finished = models.DateTimeField("finished", null=True, blank=True)
+    goals_created = models.PositiveIntegerField("goals created", default=0)
+    goals_achieved = models.PositiveIntegerField("goals achieved", default=0)
+    goals_expired = models.PositiveIntegerField("goals expired", default=0)
+    actions = models.PositiveIntegerField("actions run", default=0)
+    actions_skipped = models.PositiveIntegerField("actions skipped", default=0)
+    executor_run = models.ForeignKey(
+        Run, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", verbose_name="executor run"
+    )
+    error = models.TextField("error", blank=True)
+    summary = models.JSONField("summary", default=dict, blank=True)
+
+    class Meta:
+        ordering = ["-started", "-id"]
+        indexes = [
+            # The cycles list of a workspace, newest first.
+            models.Index(fields=["workspace", "-started"], name="autonomycycle_recent"),
+            # The run-ended subscriber finds a cycle by its executor run.
+            models.Index(fields=["executor_run"], condition=Q(status="running"), name="autonomycycle_waiting"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Cycle of {self.workspace} at {self.started:%Y-%m-%d %H:%M}"
+
+    @property
+    def duration_seconds(self) -> float | None:
+        return (self.finished - self.started).total_seconds() if self.finished else None

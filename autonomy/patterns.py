@@ -61,14 +61,22 @@ def recurring_events(
     tz: str = "UTC",
     min_count: int = 3,
     min_share: float = 0.5,
+    min_days: int = 3,
+    min_weeks: int = 3,
 ) -> list[dict]:
     """Buckets where an event type recurs, most concentrated first.
+
+    Recurring means on several occasions, not many times at once: an hour-of-day bucket
+    needs occurrences on at least `min_days` distinct dates, a weekday bucket (with or
+    without an hour) on at least `min_weeks` distinct ISO weeks. A burst of events within
+    one hour of one day is not a daily pattern.
 
     Each is {"event_type", "hour", "weekday", "count", "share", "total", "minute",
     "weekdays", "days"}: `hour` (0–23, local) and `weekday` (0 = Monday) say which bucket;
     an hour bucket has weekday None, a weekday bucket has hour None. `share` is count /
     total occurrences of the type, `minute` the median minute past the hour, `weekdays`
-    the weekdays the bucket's occurrences fell on, and `days` on how many distinct dates.
+    the weekdays the bucket's occurrences fell on, `days` on how many distinct dates and
+    `weeks` in how many distinct ISO weeks.
     """
     zone = _zone(tz)
     by_type: dict[str, list[datetime]] = defaultdict(list)
@@ -94,6 +102,10 @@ def recurring_events(
             share = count / total
             if count < min_count or share < min_share:
                 continue
+            days = len({t.date() for t in members})
+            weeks = len({t.isocalendar()[:2] for t in members})
+            if (weekday is None and days < min_days) or (weekday is not None and weeks < min_weeks):
+                continue
             found.append(
                 {
                     "event_type": event_type,
@@ -104,7 +116,8 @@ def recurring_events(
                     "total": total,
                     "minute": int(statistics.median(t.minute for t in members)) if hour is not None else None,
                     "weekdays": sorted({t.weekday() for t in members}),
-                    "days": len({t.date() for t in members}),
+                    "days": days,
+                    "weeks": weeks,
                 }
             )
     found.sort(key=lambda f: (-f["share"], -f["count"], f["event_type"], f["hour"] or 0, f["weekday"] or 0))

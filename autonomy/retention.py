@@ -2,7 +2,8 @@
 
 Raw points are kept for GRADENT_AUTONOMY_RAW_DAYS; older ones are replaced by one point per
 metric per hour (their mean), which is all the hourly forecasts need; everything older than
-GRADENT_AUTONOMY_RETENTION_DAYS goes, events included. Run at the end of every cycle.
+GRADENT_AUTONOMY_RETENTION_DAYS goes, events and the cycles' history included. Run at the
+end of every cycle.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.db import transaction
 
-from autonomy.models import Event, MetricPoint
+from autonomy.models import AutonomyCycle, Event, MetricPoint
 from workspaces.models import Workspace
 
 BATCH = 5000
@@ -24,9 +25,11 @@ def apply_retention(workspace: Workspace, *, now: datetime) -> dict[str, int]:
     raw_until = now - timedelta(days=settings.GRADENT_AUTONOMY_RAW_DAYS)
     deleted_points, _ = MetricPoint.objects.filter(workspace=workspace, at__lt=retention).delete()
     deleted_events, _ = Event.objects.filter(workspace=workspace, at__lt=retention).delete()
+    deleted_cycles, _ = AutonomyCycle.objects.filter(workspace=workspace, started__lt=retention).delete()
     return {
         "deleted_points": deleted_points,
         "deleted_events": deleted_events,
+        "deleted_cycles": deleted_cycles,
         "downsampled": _downsample(workspace, start=retention, end=raw_until),
     }
 

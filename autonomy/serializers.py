@@ -10,6 +10,7 @@ from rest_framework import serializers
 from autonomy.channels import DISCORD, NTFY, config_validate
 from autonomy.models import (
     METRIC_NAME_HELP,
+    AutonomyCycle,
     Direction,
     Frequency,
     Goal,
@@ -40,6 +41,19 @@ class ConfigInputSerializer(StrictSerializer):
     discord_webhook = serializers.CharField(required=False, allow_null=True, allow_blank=True, max_length=500)
     ntfy_topic = serializers.CharField(required=False, allow_null=True, allow_blank=True, max_length=64)
     executor_agent_id = serializers.IntegerField(required=False, allow_null=True, min_value=1)
+    notify_tool_calls = serializers.BooleanField(
+        required=False, help_text="A message to the autonomy channels for each tool call of the executor."
+    )
+    start_now = serializers.BooleanField(
+        required=False, default=False, help_text="With enabled: the first cycle starts now, not one interval later."
+    )
+    max_active_goals = serializers.IntegerField(required=False, min_value=1, max_value=100)
+    max_concurrent_goals = serializers.IntegerField(required=False, min_value=1, max_value=20)
+    enable_learning = serializers.BooleanField(required=False)
+    analysis_interval_minutes = serializers.IntegerField(
+        required=False, min_value=0, max_value=1440, help_text="0: analyse every cycle."
+    )
+    pattern_window_hours = serializers.IntegerField(required=False, min_value=24, max_value=24 * 90)
 
     # Validated values: None keeps the stored channel (the masked URL sent back), "" switches
     # the autonomy channel off (null or blank, as the original cleared it), else the new setting.
@@ -67,6 +81,7 @@ class TestWebhookSerializer(StrictSerializer):
 class ModeSerializer(StrictSerializer):
     extra_input_fields = WORKSPACE_ID
     autonomous = serializers.BooleanField()
+    start_now = serializers.BooleanField(required=False, default=False)
 
 
 class EventSerializer(StrictSerializer):
@@ -180,14 +195,40 @@ class GoalActionSerializer(StrictModelSerializer):
             "impact_after",
             "impact",
             "error",
+            "plan_step",
+            "rolled_back",
+            "rollback",
             "created",
             "measured_at",
         ]
 
 
+def goal_progress(goal: Goal, latest: float | None) -> float:
+    """0–1: how far the metric has come from its value when the goal opened to the target
+    (1.0 once achieved; 0.0 without a metric to measure)."""
+    if goal.status == Goal.Status.ACHIEVED:
+        return 1.0
+    start = (goal.evidence or {}).get("latest") if isinstance(goal.evidence, dict) else None
+    target = goal.target
+    if latest is None or target is None or not isinstance(start, int | float) or isinstance(start, bool):
+        return 0.0
+    sign = 1.0 if goal.direction == Direction.ABOVE else -1.0
+    distance = sign * (start - target)
+    if distance <= 0:
+        return 1.0 if sign * (latest - target) <= 0 else 0.0
+    progress = sign * (start - latest) / distance
+    return round(min(1.0, max(0.0, progress)), 4)
+
+
 class GoalSerializer(StrictModelSerializer):
     type = serializers.CharField(source="goal_type")
     description = serializers.CharField(source="title")
+    progress = serializers.SerializerMethodField(help_text="0–1, from the metric's distance to its target.")
+    plan = serializers.ListField(child=serializers.CharField(), read_only=True)
+
+    def get_progress(self, goal: Goal) -> float:
+        latest = (self.context.get("latest") or {}).get(goal.metric_name) if goal.metric_name else None
+        return goal_progress(goal, latest)
 
     class Meta:
         model = Goal
@@ -201,6 +242,8 @@ class GoalSerializer(StrictModelSerializer):
             "threshold",
             "target",
             "direction",
+            "progress",
+            "plan",
             "evidence",
             "created",
             "expires_at",
@@ -219,10 +262,17 @@ class MetricRuleSerializer(StrictModelSerializer):
     extra_input_fields = WORKSPACE_ID
     direction = serializers.ChoiceField(choices=Direction.choices, default=Direction.ABOVE)
     goal_type = serializers.ChoiceField(choices=GoalType.choices, default=GoalType.BOTTLENECK_PREVENTION)
+    plan = serializers.ListField(
+        child=serializers.CharField(max_length=100),
+        required=False,
+        default=list,
+        max_length=10,
+        help_text="Action names the rule's goals run in order, one a cycle.",
+    )
 
     class Meta:
         model = MetricRule
-        fields = ["id", "metric_name", "warning", "critical", "direction", "goal_type", "created", "updated"]
+        fields = ["id", "metric_name", "warning", "critical", "direction", "goal_type", "plan", "created", "updated"]
         read_only_fields = ["id", "created", "updated"]
         # Saved by metric name (an upsert), so the per-workspace unique check is not wanted here.
         validators: list = []
@@ -232,6 +282,9 @@ class MetricRuleSerializer(StrictModelSerializer):
         if not is_metric_name(value):
             raise serializers.ValidationError(f"A metric name is {METRIC_NAME_HELP}")
         return value
+
+    def validate_plan(self, value: list[str]) -> list[str]:
+        return validate_plan(value)
 
     def validate(self, attrs: dict) -> dict:
         for field in ("warning", "critical"):
@@ -244,3 +297,46 @@ class MetricRuleSerializer(StrictModelSerializer):
             if wrong:
                 raise serializers.ValidationError({"warning": "The warning threshold comes before the critical one."})
         return attrs
+
+
+class AutonomyCycleSerializer(serializers.Serializer):
+    """One autonomous cycle (GET /api/autonomous/cycles)."""
+
+    id = serializers.IntegerField(read_only=True)
+    status = serializers.ChoiceField(choices=AutonomyCycle.Status.choices, read_only=True)
+    trigger = serializers.ChoiceField(choices=AutonomyCycle.Trigger.choices, read_only=True)
+    started = serializers.DateTimeField(read_only=True)
+    finished = serializers.DateTimeField(read_only=True, allow_null=True)
+    duration_seconds = serializers.FloatField(read_only=True, allow_null=True)
+    goals_created = serializers.IntegerField(read_only=True)
+    goals_achieved = serializers.IntegerField(read_only=True)
+    goals_expired = serializers.IntegerField(read_only=True)
+    actions = serializers.IntegerField(read_only=True, help_text="Actions run (skipped ones not counted).")
+    actions_skipped = serializers.IntegerField(read_only=True)
+    executor_run = serializers.IntegerField(source="executor_run_id", read_only=True, allow_null=True)
+    executor_run_status = serializers.SerializerMethodField()
+    error = serializers.CharField(read_only=True)
+
+    def get_executor_run_status(self, cycle: AutonomyCycle) -> str | None:
+        return cycle.executor_run.status if cycle.executor_run_id and cycle.executor_run else None
+
+
+def validate_plan(value: list[str]) -> list[str]:
+    from autonomy.actions import RUN_EXECUTOR_AGENT, action_handlers
+
+    known = {*action_handlers(), RUN_EXECUTOR_AGENT}
+    unknown = [name for name in value if name not in known]
+    if unknown:
+        raise serializers.ValidationError(
+            f"Unknown action(s): {', '.join(unknown)}. Known: {', '.join(sorted(known))}."
+        )
+    return value
+
+
+class GoalPlanSerializer(StrictSerializer):
+    """PUT /api/autonomous/goals/{id}/plan: the actions the goal runs from now on, in order."""
+
+    plan = serializers.ListField(child=serializers.CharField(max_length=100), max_length=10, allow_empty=True)
+
+    def validate_plan(self, value: list[str]) -> list[str]:
+        return validate_plan(value)

@@ -44,6 +44,9 @@ class RecordEventTool(Tool):
         from autonomy.models import Event
 
         event = Event.objects.create(
-            workspace_id=ctx.agent.workspace_id, event_type=args["event_type"], metadata=args.get("metadata") or {}
+            workspace_id=ctx.agent.workspace_id,
+            event_type=args["event_type"],
+            metadata=args.get("metadata") or {},
+            run=ctx.run,
         )
         return {"recorded": event.event_type, "at": event.at.isoformat()}

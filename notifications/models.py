@@ -37,6 +37,7 @@ class NotifyEvent(models.TextChoices):
     AUTONOMY_CYCLE_STARTED = "autonomy_cycle_started", "Autonomous cycle started"
     AUTONOMY_CYCLE_COMPLETED = "autonomy_cycle_completed", "Autonomous cycle completed"
     TOOL_CALLED = "tool_called", "Tool called (every tool call; rate-limited)"
+    AUTONOMY_TOOL_CALLED = "autonomy_tool_called", "Autonomous executor called a tool (rate-limited)"
 
 
 # Notifications that are not subscriptions: the "Send test" button and the notify tool.
@@ -177,7 +178,12 @@ class NotificationStatus(models.TextChoices):
     RETRYING = "retrying", "Retrying"
     SENT = "sent", "Sent"
     FAILED = "failed", "Failed"
+    DROPPED = "dropped", "Not sent (over the rate cap)"
 
+
+# Events capped per channel and minute (GRADENT_NOTIFY_TOOL_CALLS_PER_MINUTE); what the cap
+# drops is kept as `dropped` rows and counted in one message when the run ends.
+CAPPED_EVENTS = ("tool_called", "autonomy_tool_called")
 
 WAITING_STATUSES = (NotificationStatus.PENDING, NotificationStatus.RETRYING)
 OPEN_STATUSES = (*WAITING_STATUSES, NotificationStatus.SENDING)

@@ -39,6 +39,7 @@ EVENT_LEVELS = {
     NotifyEvent.AUTONOMY_CYCLE_STARTED: "info",
     NotifyEvent.AUTONOMY_CYCLE_COMPLETED: "success",
     NotifyEvent.TOOL_CALLED: "info",
+    NotifyEvent.AUTONOMY_TOOL_CALLED: "info",
     TEST_EVENT: "info",
     MESSAGE_EVENT: "info",
 }

@@ -14,7 +14,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F, Q
+from django.db.models import Count, F, Q
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 
@@ -22,6 +22,7 @@ from agents import events
 from gradent.lib.crypto import SecretUnreadable
 from notifications.conf import setting
 from notifications.models import (
+    CAPPED_EVENTS,
     MESSAGE_EVENT,
     TEST_EVENT,
     WAITING_STATUSES,
@@ -62,8 +63,10 @@ def notify_event(
     *,
     agent_id: int | None = None,
     run_id: int | None = None,
+    also_channels: list[str] | None = None,
 ) -> list[Notification]:
-    """Tell every channel of the workspace that subscribes to `event`.
+    """Tell every channel of the workspace that subscribes to `event`, and the enabled
+    channels named in `also_channels` (an app's own channels) whatever they subscribe to.
 
     Called by the subscribers (notifications/subscribers.py) for the events of the other
     apps (proactive's monitor flips, autonomy's goals and cycles). `context`
@@ -79,6 +82,13 @@ def notify_event(
         if isinstance(agent, dict) and isinstance(agent.get("id"), int):
             agent_id = agent["id"]
     channels = subscribed_channels(workspace_id, event, agent_id=agent_id)
+    if also_channels:
+        known = {channel.pk for channel in channels}
+        channels += [
+            channel
+            for channel in Channel.objects.filter(workspace_id=workspace_id, enabled=True, name__in=also_channels)
+            if channel.pk not in known
+        ]
     if not channels:
         return []
     return notify_channels(channels, event, context, run_id=run_id)
@@ -90,7 +100,17 @@ def notify_channels(
     context = _jsonable(context)
     notifications = []
     for channel in channels:
-        if event == NotifyEvent.TOOL_CALLED and _tool_call_limit_reached(channel):
+        if event in CAPPED_EVENTS and _tool_call_limit_reached(channel):
+            notifications.append(
+                Notification.objects.create(
+                    channel=channel,
+                    event=event,
+                    run_id=run_id,
+                    context=context,
+                    status=NotificationStatus.DROPPED,
+                    last_error="Not sent: over the channel's tool-call rate cap.",
+                )
+            )
             continue
         notifications.append(notification_create(channel=channel, event=event, context=context, run_id=run_id))
     return notifications
@@ -99,8 +119,37 @@ def notify_channels(
 def _tool_call_limit_reached(channel: Channel) -> bool:
     limit = int(setting("GRADENT_NOTIFY_TOOL_CALLS_PER_MINUTE"))
     since = timezone.now() - timedelta(minutes=1)
-    recent = Notification.objects.filter(channel=channel, event=NotifyEvent.TOOL_CALLED, created__gte=since).count()
+    recent = (
+        Notification.objects.filter(channel=channel, event__in=CAPPED_EVENTS, created__gte=since)
+        .exclude(status=NotificationStatus.DROPPED)
+        .count()
+    )
     return recent >= limit
+
+
+def report_dropped(run) -> list[Notification]:
+    """When a run ends: one message per channel saying how many of its tool-call messages
+    the rate cap dropped ("12 tool calls not sent"). Not capped itself; sent once per run."""
+    rows = (
+        Notification.objects.filter(run_id=run.pk, status=NotificationStatus.DROPPED)
+        .values("channel_id", "event")
+        .annotate(count=Count("id"))
+        .order_by("channel_id", "event")
+    )
+    sent = []
+    for row in rows:
+        channel = Channel.objects.filter(pk=row["channel_id"], enabled=True).first()
+        if channel is None:
+            continue
+        done = Notification.objects.filter(
+            channel=channel, run_id=run.pk, event=row["event"], context__has_key="dropped"
+        )
+        if done.exists():
+            continue
+        limit = int(setting("GRADENT_NOTIFY_TOOL_CALLS_PER_MINUTE"))
+        context = {**run_context(run), "dropped": row["count"], "limit": limit, "level": "warning"}
+        sent.append(notification_create(channel=channel, event=row["event"], context=_jsonable(context), run_id=run.pk))
+    return sent
 
 
 # --- one notification ------------------------------------------------------------------------

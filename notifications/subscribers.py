@@ -7,7 +7,14 @@ from __future__ import annotations
 
 from agents import events
 from notifications.models import NotifyEvent
-from notifications.services import agent_context, notify_channels, notify_event, run_context, subscribed_channels
+from notifications.services import (
+    agent_context,
+    notify_channels,
+    notify_event,
+    report_dropped,
+    run_context,
+    subscribed_channels,
+)
 
 RUN_EVENTS = (events.RUN_STARTED, events.RUN_SUCCEEDED, events.RUN_FAILED, events.RUN_SKIPPED)
 
@@ -16,6 +23,8 @@ def on_run_event(*, event: str, run, **kwargs) -> None:
     channels = subscribed_channels(run.workspace_id, event, agent_id=run.agent_id)
     if channels:
         notify_channels(channels, event, run_context(run), run_id=run.pk)
+    if event in (events.RUN_SUCCEEDED, events.RUN_FAILED):
+        report_dropped(run)
 
 
 def on_agent_auto_paused(*, event: str, agent, reason: str = "", **kwargs) -> None:
@@ -51,9 +60,18 @@ def on_monitor_flipped(*, event: str, monitor, previous_state: str, summary: str
         notify_channels(channels, NotifyEvent.MONITOR_FLIPPED, context, run_id=run.pk if run else None)
 
 
-def on_autonomy_event(*, event: str, workspace_id: int, context: dict, **kwargs) -> None:
-    """autonomy's cycle and goal events (autonomy/channels.py); the names are ours too."""
-    notify_event(workspace_id, event, context)
+def on_autonomy_event(
+    *,
+    event: str,
+    workspace_id: int,
+    context: dict,
+    also_channels: list[str] | None = None,
+    run_id: int | None = None,
+    **kwargs,
+) -> None:
+    """autonomy's cycle and goal events (autonomy/channels.py); the names are ours too.
+    `also_channels` names the publisher's own channels, which hear it whatever they subscribe to."""
+    notify_event(workspace_id, event, context, also_channels=also_channels, run_id=run_id)
 
 
 AUTONOMY_EVENTS = (
@@ -62,6 +80,7 @@ AUTONOMY_EVENTS = (
     NotifyEvent.GOAL_CREATED,
     NotifyEvent.GOAL_ACHIEVED,
     NotifyEvent.GOAL_FAILED,
+    NotifyEvent.AUTONOMY_TOOL_CALLED,
 )
 
 

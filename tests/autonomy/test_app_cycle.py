@@ -127,17 +127,16 @@ def test_a_handler_reporting_failure_fails_its_action(workspace, rule, handlers)
     assert (action.status, action.error) == ("failed", "not allowed")
 
 
-def test_the_executor_agent_runs_each_cycle_and_as_a_goal_action(workspace, rule):
+def test_the_executor_agent_runs_once_a_cycle_with_the_goals_as_its_input(workspace, rule):
     agent = make_agent(workspace=workspace, name="Executor")
     AutonomousConfig.objects.create(workspace=workspace, enabled=True, executor=agent)
     rising(workspace, until=T0)
     summary = services.run_cycle(workspace, now=T0)
-    runs = Run.objects.filter(source=RunSource.AUTONOMY)
-    assert runs.count() == 2
+    (run,) = Run.objects.filter(source=RunSource.AUTONOMY)
     action = GoalAction.objects.get()
-    assert action.action == "run_executor_agent" and action.run is not None
-    assert "cpu" in action.run.input["task"]
-    assert summary["executor_run"] in set(runs.values_list("id", flat=True))
+    assert action.action == "run_executor_agent" and action.run == run
+    assert "cpu" in run.input["task"] and run.input["goals"][0]["id"] == action.goal_id
+    assert summary["executor_run"] == run.pk
 
 
 def test_goals_expire_and_too_many_are_not_opened(workspace, rule):
@@ -251,5 +250,5 @@ def test_a_cycle_publishes_its_start_and_end_on_the_agents_bus(workspace):
         events.unsubscribe("autonomy_cycle_completed", listener)
     assert heard == [
         ("autonomy_cycle_started", workspace.pk, ["cycle"]),
-        ("autonomy_cycle_completed", workspace.pk, ["cycle", "summary"]),
+        ("autonomy_cycle_completed", workspace.pk, ["cycle", "executor", "summary"]),
     ]

@@ -4,7 +4,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from autonomy.models import Event, MetricPoint
+from autonomy.models import AutonomyCycle, Event, MetricPoint
 from autonomy.retention import apply_retention
 from tests.helpers import make_user
 from workspaces.models import personal_workspace_for
@@ -22,6 +22,8 @@ def test_it_deletes_old_points_and_events_and_downsamples_the_middle_age(setting
     MetricPoint.objects.create(workspace=workspace, name="cpu", value=1, at=old)
     MetricPoint.objects.create(workspace=other, name="cpu", value=1, at=old)
     Event.objects.create(workspace=workspace, event_type="deploy", at=old)
+    AutonomyCycle.objects.create(workspace=workspace, started=old)
+    kept = AutonomyCycle.objects.create(workspace=workspace, started=NOW - timedelta(days=1))
     hour = (NOW - timedelta(days=10)).replace(minute=0)
     for minute, value in ((5, 10.0), (20, 20.0), (50, 30.0)):
         MetricPoint.objects.create(workspace=workspace, name="cpu", value=value, at=hour + timedelta(minutes=minute))
@@ -30,7 +32,8 @@ def test_it_deletes_old_points_and_events_and_downsamples_the_middle_age(setting
 
     result = apply_retention(workspace, now=NOW)
 
-    assert result == {"deleted_points": 1, "deleted_events": 1, "downsampled": 2}
+    assert result == {"deleted_points": 1, "deleted_events": 1, "deleted_cycles": 1, "downsampled": 2}
+    assert list(AutonomyCycle.objects.all()) == [kept]
     merged = MetricPoint.objects.get(workspace=workspace, at=hour)
     assert merged.value == 20.0 and merged.labels == {"downsampled": 3}
     assert set(MetricPoint.objects.filter(workspace=workspace).values_list("pk", flat=True)) == {
@@ -38,4 +41,5 @@ def test_it_deletes_old_points_and_events_and_downsamples_the_middle_age(setting
         *(p.pk for p in recent),
     }
     assert MetricPoint.objects.filter(workspace=other).count() == 1  # another workspace is its own business
-    assert apply_retention(workspace, now=NOW) == {"deleted_points": 0, "deleted_events": 0, "downsampled": 0}
+    again = apply_retention(workspace, now=NOW)
+    assert again == {"deleted_points": 0, "deleted_events": 0, "deleted_cycles": 0, "downsampled": 0}

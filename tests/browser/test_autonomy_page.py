@@ -41,19 +41,32 @@ def test_a_user_switches_autonomous_mode_on_and_sees_a_metric_chart(page, live_s
     expect(next_cycle).to_have_text("not scheduled")
     expect(page.get_by_text("No metrics recorded yet")).to_be_visible()
 
+    # The mode form: each label on its own line, above or beside its field, not run together.
+    expect(page.get_by_role("button", name="Run a cycle now")).to_be_visible()
+    switch = page.locator("label", has_text="Autonomous mode on").bounding_box()
+    frequency_label = page.locator("label[for=id_frequency]").bounding_box()
+    executor_label = page.locator("label[for=id_executor]").bounding_box()
+    assert frequency_label["y"] >= switch["y"] + switch["height"], (switch, frequency_label)
+    assert executor_label["x"] >= frequency_label["x"] + frequency_label["width"] or (
+        executor_label["y"] >= frequency_label["y"] + frequency_label["height"]
+    )
+    for label in ("Discord webhook URL", "ntfy topic", "Executor agent", "Start the first cycle now"):
+        expect(page.get_by_label(label)).to_be_visible()
+
     # Switch it on, every 30 minutes, through the form.
-    enabled = page.get_by_label("Enabled")
+    enabled = page.get_by_label("Autonomous mode on")
     expect(enabled).not_to_be_checked()
     enabled.check()
     page.get_by_label("Frequency").select_option("30min")
     before = timezone.now()
-    page.get_by_role("button", name="Save").click()
+    page.get_by_role("button", name="Save", exact=True).click()
 
     expect(page.get_by_text("Autonomous mode saved.")).to_be_visible()
     assert page.url == f"{live_server.url}/autonomy/"
-    expect(page.get_by_label("Enabled")).to_be_checked()
+    expect(page.get_by_label("Autonomous mode on")).to_be_checked()
     expect(page.get_by_label("Frequency")).to_have_value("30min")
     expect(next_cycle).to_have_text(re.compile(r"^(29|30).minutes from now$"))  # naturaltime: "29\xa0minutes…"
+    screenshot(page, "screenshot-autonomy-overview.png")
     config = AutonomousConfig.objects.get(workspace=workspace)
     assert config.enabled and config.frequency == "30min"
     assert before + timedelta(minutes=30) <= config.next_execution <= timezone.now() + timedelta(minutes=30)
