@@ -9,6 +9,7 @@ from django import forms
 from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator
 
+from agents.inputs import input_errors, validate_input_schema
 from agents.models import Agent, RunSource, RunStatus
 from agents.providers import provider_choices
 from agents.tools import tool_names, tool_registry
@@ -49,6 +50,16 @@ class AgentForm(forms.ModelForm):
         help_text="Stored encrypted and never shown again. Used when no variable is named.",
     )
     clear_api_key = forms.BooleanField(label="Remove the stored API key", required=False)
+    input_schema = PrettyJSONField(
+        label="Input schema",
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 6, "class": "mono", "spellcheck": "false", "data-json": "object"}),
+        help_text=(
+            "Optional JSON Schema that every run's input must match, whatever starts it; "
+            'e.g. {"type": "object", "required": ["city"], "properties": {"city": {"type": "string"}}}. '
+            "{} accepts any input."
+        ),
+    )
     allowed_tools = forms.MultipleChoiceField(
         required=False,
         widget=forms.CheckboxSelectMultiple,
@@ -75,6 +86,7 @@ class AgentForm(forms.ModelForm):
             "overlap_policy",
             "max_attempts",
             "auto_pause_after",
+            "input_schema",
             "enabled",
         ]
         widgets = {
@@ -104,6 +116,7 @@ class AgentForm(forms.ModelForm):
             self.initial.setdefault("workspace", personal_workspace_for(user).pk)
             self.initial.setdefault("provider", Agent._meta.get_field("provider").default)
             self.initial.setdefault("provider_settings", {})
+            self.initial.setdefault("input_schema", {})
         for name in POSITIVE_FIELDS:
             # The model says at least 1; the default form field would say "at least 0" first.
             field = self.fields[name]
@@ -111,6 +124,12 @@ class AgentForm(forms.ModelForm):
             field.validators = [v for v in field.validators if not isinstance(v, MinValueValidator)]
             field.validators.append(MinValueValidator(1))
             field.widget.attrs["min"] = 1
+
+    def clean_input_schema(self):
+        try:
+            return validate_input_schema(self.cleaned_data.get("input_schema"))
+        except ValidationError as exc:
+            raise ValidationError(exc.message_dict["input_schema"]) from None
 
     def clean_provider_settings(self):
         value = self.cleaned_data.get("provider_settings")
@@ -149,12 +168,84 @@ class AgentForm(forms.ModelForm):
         return agent
 
 
+def json_widget(rows: int, placeholder: str = "") -> forms.Textarea:
+    """A JSON textarea that static/gradent-forms.js checks as the user types."""
+    return forms.Textarea(
+        attrs={
+            "rows": rows,
+            "class": "mono",
+            "spellcheck": "false",
+            "data-json": "object",
+            "placeholder": placeholder,
+        }
+    )
+
+
 class RunNowForm(forms.Form):
+    """Run now: a task, a JSON input and a JSON payload. The input (with the task in it)
+    is checked against the agent's input schema, each violation on the input field, named
+    (`input.city: …`), as the API does."""
+
     task = forms.CharField(
         required=False,
         widget=forms.Textarea(attrs={"rows": 2, "placeholder": "Optional: what this run should do"}),
         help_text="Empty uses the agent's task instructions.",
     )
+    input = PrettyJSONField(
+        label="Input (JSON)",
+        required=False,
+        widget=json_widget(5, '{"city": "Lisbon"}'),
+        help_text="A JSON object the instructions can use as {{ input.… }}; {} for none.",
+    )
+    payload = PrettyJSONField(
+        label="Payload (JSON)",
+        required=False,
+        widget=json_widget(3, "{}"),
+        help_text="Event data, shown to the model as untrusted data; {} for none.",
+    )
+
+    def __init__(self, *args, agent: Agent | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.agent = agent
+        if agent is not None and agent.input_schema:
+            self.fields["input"].help_text = "A JSON object matching this agent's input schema (below)."
+
+    def _object(self, name: str) -> dict:
+        value = self.cleaned_data.get(name)
+        if value in (None, ""):
+            return {}
+        if not isinstance(value, dict):
+            raise ValidationError('Must be a JSON object, like {} or {"key": "value"}.')
+        return value
+
+    def clean_input(self) -> dict:
+        return self._object("input")
+
+    def clean_payload(self) -> dict:
+        return self._object("payload")
+
+    def clean(self):
+        cleaned = super().clean()
+        if "input" in self.errors:
+            return cleaned
+        run_input = dict(cleaned.get("input") or {})
+        if cleaned.get("task"):
+            run_input["task"] = cleaned["task"]
+        cleaned["run_input"] = run_input
+        if self.agent is not None:
+            for field, problems in input_errors(self.agent.input_schema, run_input).items():
+                for problem in problems:
+                    self.add_error("input", f"{field}: {problem}")
+        return cleaned
+
+    @staticmethod
+    def initial_from(run) -> dict:
+        """Pre-fill from an earlier run: its task in the task box, the rest as JSON."""
+        if run is None:
+            return {"input": {}, "payload": {}}
+        run_input = dict(run.input or {})
+        task = run_input.pop("task", "") if isinstance(run_input.get("task", ""), str) else ""
+        return {"task": task, "input": run_input, "payload": dict(run.payload or {})}
 
 
 class RunFilterForm(forms.Form):

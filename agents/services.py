@@ -13,6 +13,7 @@ from django.db.models import F, Min
 from django.utils import timezone
 
 from agents import events, queueing
+from agents.inputs import input_errors, input_errors_text
 from agents.models import (
     ACTIVE_STATUSES,
     Agent,
@@ -22,7 +23,7 @@ from agents.models import (
     RunStatus,
     Thread,
 )
-from agents.skips import SkipCode
+from agents.skips import INPUT_INVALID_OPENING, SkipCode
 from workspaces.models import RunCounter
 
 logger = logging.getLogger(__name__)
@@ -217,6 +218,13 @@ def start_runs(requests: Sequence[RunRequest]) -> list[Run]:
             taken[request.slot_key] = run
         state = overlap.get(agent.pk)
         code, reason, blocker = _refusal(agent, policy, state)
+        if not reason and agent.input_schema:
+            errors = input_errors(agent.input_schema, run.input)
+            if errors:
+                # Kept as a skipped run, never dropped: the schedule, trigger or webhook
+                # that started it shows why in its run list.
+                code = SkipCode.INPUT_INVALID
+                reason = f"{INPUT_INVALID_OPENING} {input_errors_text(errors)}"[:500]
         if not reason:
             workspace = agent.workspace
             if workspace.pk not in quota:

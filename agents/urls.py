@@ -18,6 +18,7 @@ urlpatterns = [
     path("runs/<int:pk>/", views.run_detail, name="run"),
     path("runs/<int:pk>/live/", views.run_live, name="run_live"),
     path("runs/<int:pk>/cancel/", views.run_cancel_view, name="run_cancel"),
+    path("runs/<int:pk>/again/", views.run_again, name="run_again"),
     path("threads/", views.thread_list, name="threads"),
     path("threads/<int:pk>/", views.thread_detail, name="thread"),
 ]

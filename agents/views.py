@@ -69,9 +69,12 @@ def _detail_url(agent: Agent) -> str:
     return reverse("agents:detail", args=[agent.pk])
 
 
-@login_required
-def agent_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    agent = get_object_for_user(Agent.objects.select_related("workspace"), request.user, pk=pk)
+def _last_manual_run(agent: Agent) -> Run | None:
+    """The agent's last run started by a person or a program, whose input Run now shows."""
+    return agent.runs.filter(source__in=(RunSource.MANUAL, RunSource.API)).order_by("-id").first()
+
+
+def _agent_page(request: HttpRequest, agent: Agent, run_form: RunNowForm, *, status: int = 200) -> HttpResponse:
     return render(
         request,
         "agents/agent_detail.html",
@@ -80,10 +83,26 @@ def agent_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "runs": agent.runs.all()[:15],
             "threads": agent.threads.annotate(message_count=Count("messages")).order_by("-updated")[:10],
             "can_write": user_can_write(request.user, agent.workspace_id),
-            "run_form": RunNowForm(),
+            "run_form": run_form,
             "provider_settings_json": pretty_json(agent.provider_settings),
+            "input_schema_json": pretty_json(agent.input_schema) if agent.input_schema else "",
         },
+        status=status,
     )
+
+
+@login_required
+def agent_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    """The agent, with Run now pre-filled from its last manual run (or from the run named
+    by ?from_run=, the "Edit and run" of a run page)."""
+    agent = get_object_for_user(Agent.objects.select_related("workspace"), request.user, pk=pk)
+    source = None
+    from_run = request.GET.get("from_run", "")
+    if from_run.isdigit():
+        source = agent.runs.filter(pk=int(from_run)).first()
+    if source is None:
+        source = _last_manual_run(agent)
+    return _agent_page(request, agent, RunNowForm(agent=agent, initial=RunNowForm.initial_from(source)))
 
 
 @login_required
@@ -122,21 +141,46 @@ def agent_delete(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 @login_required
 def agent_run(request: HttpRequest, pk: int) -> HttpResponse:
-    agent = get_object_for_user(Agent.objects.all(), request.user, write=True, pk=pk)
-    form = RunNowForm(request.POST)
-    task = form.cleaned_data["task"] if form.is_valid() else ""
+    """Run now. Invalid JSON or input that breaks the agent's input schema shows the page
+    again (400) with the errors on the fields and the input as typed."""
+    agent = get_object_for_user(Agent.objects.select_related("workspace"), request.user, write=True, pk=pk)
+    form = RunNowForm(request.POST, agent=agent)
+    if not form.is_valid():
+        return _agent_page(request, agent, form, status=400)
     run = start_run(
         agent,
         source=RunSource.MANUAL,
         source_ref=f"user:{request.user.pk}",
-        input={"task": task} if task else {},
+        input=form.cleaned_data["run_input"],
+        payload=form.cleaned_data["payload"],
     )
+    return _started(request, run)
+
+
+def _started(request: HttpRequest, run: Run) -> HttpResponse:
     if run.status == RunStatus.SKIPPED:
         # Skipped starts are rows too: the run page says why it did not run.
         messages.warning(request, f"Run #{run.pk} was skipped: {run.reason}")
     else:
         messages.success(request, f"Run #{run.pk} started.")
     return redirect("agents:run", pk=run.pk)
+
+
+@require_POST
+@login_required
+def run_again(request: HttpRequest, pk: int) -> HttpResponse:
+    """Start a new run of the same agent with the same input and payload. The agent's
+    input schema is checked by start_run: a schema changed since makes it a skipped run
+    that says which field."""
+    earlier = get_object_for_user(Run.objects.select_related("agent"), request.user, write=True, pk=pk)
+    run = start_run(
+        earlier.agent,
+        source=RunSource.MANUAL,
+        source_ref=f"user:{request.user.pk}",
+        input=dict(earlier.input or {}),
+        payload=dict(earlier.payload or {}),
+    )
+    return _started(request, run)
 
 
 @require_POST
