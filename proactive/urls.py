@@ -35,6 +35,7 @@ urlpatterns = [
     path("webhooks/<int:pk>/edit/", views.webhook_edit, name="webhook_edit"),
     path("webhooks/<int:pk>/delete/", views.webhook_delete, name="webhook_delete"),
     path("webhooks/<int:pk>/regenerate-secret/", views.webhook_regenerate, name="webhook_regenerate"),
+    path("webhooks/<int:pk>/send-test/", views.webhook_send_test, name="webhook_send_test"),
     path("webhooks/<int:pk>/deliveries/<int:delivery_pk>/", views.delivery_detail, name="delivery"),
     path("webhooks/<int:pk>/deliveries/<int:delivery_pk>/replay/", views.delivery_replay, name="delivery_replay"),
     path("suggestions/", views.suggestion_list, name="suggestions"),

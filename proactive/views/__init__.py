@@ -65,6 +65,7 @@ from proactive.views.webhooks import (
     webhook_edit,
     webhook_list,
     webhook_regenerate,
+    webhook_send_test,
     webhook_url,
 )
 
@@ -114,6 +115,7 @@ __all__ = [
     "webhook_edit",
     "webhook_list",
     "webhook_regenerate",
+    "webhook_send_test",
     "webhook_url",
     "zone_or_utc",
 ]

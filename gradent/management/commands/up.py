@@ -126,6 +126,10 @@ class Command(BaseCommand):
             created = create_demo(owner=admin)
             self.stdout.write(f"Demo: {len(created)} example agents in {admin.get_username()}'s workspace.")
 
+        if not settings.SITE_URL_SET:
+            # Links in messages (no request to take the address from) point where we listen.
+            shown = "localhost" if host in ("0.0.0.0", "::", "") else host  # noqa: S104 (a name, not a bind)
+            os.environ["GRADENT_UP_URL"] = settings.SITE_URL = f"http://{shown}:{port}"
         web = [sys.executable, "-m", "gunicorn", "gradent.wsgi:application", "--bind", f"{host}:{port}"]
         web += ["--workers", str(web_workers), "--worker-class", "gthread", "--threads", "4"]
         web += ["--access-logfile", "-", "--graceful-timeout", "10", "--no-control-socket"]
