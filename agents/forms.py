@@ -8,12 +8,15 @@ import json
 from django import forms
 from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator
+from django.db.models import Q
+from django.urls import reverse
 
 from agents.inputs import input_errors, validate_input_schema
 from agents.models import Agent, RunSource, RunStatus
 from agents.providers import provider_choices
 from agents.tools import tool_names, tool_registry
 from agents.validation import validate_agent_config
+from gradent.lib.pages import duplicate_name_warning
 from workspaces.models import personal_workspace_for
 from workspaces.scoping import scope_queryset, writable_workspaces
 
@@ -117,6 +120,14 @@ class AgentForm(forms.ModelForm):
             self.initial.setdefault("provider", Agent._meta.get_field("provider").default)
             self.initial.setdefault("provider_settings", {})
             self.initial.setdefault("input_schema", {})
+        # As the name is typed, htmx asks whether another agent of the workspace has it.
+        check = {"hx-get": reverse("agents:name_check"), "hx-trigger": "input changed delay:400ms"}
+        check |= {"hx-target": "#name-warning", "hx-swap": "outerHTML"}
+        if editing:
+            check["hx-vals"] = json.dumps({"workspace": self.instance.workspace_id, "exclude": self.instance.pk})
+        else:
+            check["hx-include"] = "[name=workspace]"
+        self.fields["name"].widget.attrs.update(check)
         for name in POSITIVE_FIELDS:
             # The model says at least 1; the default form field would say "at least 0" first.
             field = self.fields[name]
@@ -124,6 +135,18 @@ class AgentForm(forms.ModelForm):
             field.validators = [v for v in field.validators if not isinstance(v, MinValueValidator)]
             field.validators.append(MinValueValidator(1))
             field.widget.attrs["min"] = 1
+
+    def name_warning(self) -> str:
+        """Another agent of the same workspace already has this name: a warning, not an error."""
+        workspace = self.instance.workspace_id if self.instance.pk else self["workspace"].value()
+        if not str(workspace or "").isdigit():
+            return ""
+        return duplicate_name_warning(
+            Agent.objects.filter(workspace_id=int(workspace)),
+            name=str(self["name"].value() or ""),
+            noun="agent",
+            exclude=self.instance.pk,
+        )
 
     def clean_input_schema(self):
         try:
@@ -249,6 +272,19 @@ class RunNowForm(forms.Form):
 
 
 class RunFilterForm(forms.Form):
+    q = forms.CharField(
+        required=False,
+        max_length=200,
+        widget=forms.TextInput(
+            attrs={"type": "search", "placeholder": "Search: #id, agent, reason, output, task", "aria-label": "Search"}
+        ),
+    )
+    since = forms.DateField(
+        required=False, label="From", widget=forms.DateInput(attrs={"type": "date", "aria-label": "From"})
+    )
+    until = forms.DateField(
+        required=False, label="To", widget=forms.DateInput(attrs={"type": "date", "aria-label": "To"})
+    )
     status = forms.ChoiceField(
         required=False,
         choices=[("", "Any status"), *RunStatus.choices],
@@ -277,4 +313,36 @@ class RunFilterForm(forms.Form):
             queryset = queryset.filter(source=data["source"])
         if data.get("agent"):
             queryset = queryset.filter(agent=data["agent"])
+        # Days in the current timezone, both ends included.
+        if data.get("since"):
+            queryset = queryset.filter(created__date__gte=data["since"])
+        if data.get("until"):
+            queryset = queryset.filter(created__date__lte=data["until"])
+        if data.get("q"):
+            queryset = queryset.filter(run_search(data["q"]))
         return queryset
+
+    def clean(self):
+        cleaned = super().clean()
+        since, until = cleaned.get("since"), cleaned.get("until")
+        if since and until and since > until:
+            self.add_error("until", "Must be on or after the From date.")  # and drops it from cleaned
+        return cleaned
+
+
+def run_search(text: str) -> Q:
+    """Runs whose id (`#12` or `12`), agent name, reason, error, output, source or task
+    contains `text`, case-insensitively."""
+    text = text.strip()
+    query = (
+        Q(agent__name__icontains=text)
+        | Q(reason__icontains=text)
+        | Q(error__icontains=text)
+        | Q(output__icontains=text)
+        | Q(source_ref__icontains=text)
+        | Q(input__task__icontains=text)
+    )
+    number = text.removeprefix("#")
+    if number.isdigit():
+        query |= Q(pk=int(number))
+    return query

@@ -144,6 +144,11 @@ class Thread(models.Model):
     def __str__(self) -> str:
         return self.title or f"Thread {self.pk}"
 
+    @property
+    def custom_title(self) -> str:
+        """A title someone gave it; pages title threads by agent and start otherwise."""
+        return "" if self.is_primary and self.title == "Primary" else self.title
+
 
 class Message(models.Model):
     class Role(models.TextChoices):

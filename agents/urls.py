@@ -8,6 +8,7 @@ app_name = "agents"
 urlpatterns = [
     path("", views.agent_list, name="list"),
     path("new/", views.agent_create, name="create"),
+    path("name-check/", views.agent_name_check, name="name_check"),
     path("<int:pk>/", views.agent_detail, name="detail"),
     path("<int:pk>/edit/", views.agent_edit, name="edit"),
     path("<int:pk>/delete/", views.agent_delete, name="delete"),

@@ -20,7 +20,7 @@ from django.views.decorators.http import require_POST
 from agents.forms import AgentForm, RunFilterForm, RunNowForm
 from agents.models import Agent, Run, RunSource, RunStatus, Thread
 from agents.services import agent_pause, agent_resume, run_cancel, start_run
-from gradent.lib.pages import delete_page, form_page
+from gradent.lib.pages import delete_page, duplicate_name_warning, form_page
 from workspaces.scoping import get_object_for_user, scope_queryset, user_can_write, writable_workspaces
 
 RUNS_PER_PAGE = 50
@@ -53,6 +53,12 @@ def agent_list(request: HttpRequest) -> HttpResponse:
     )
 
 
+def _name_taken(agent: Agent) -> str:
+    return duplicate_name_warning(
+        Agent.objects.filter(workspace_id=agent.workspace_id), name=agent.name, noun="agent", exclude=agent.pk
+    )
+
+
 @login_required
 def agent_create(request: HttpRequest) -> HttpResponse:
     return form_page(
@@ -61,8 +67,25 @@ def agent_create(request: HttpRequest) -> HttpResponse:
         template="agents/agent_form.html",
         context_name="agent",
         message=lambda agent: f"Agent “{agent.name}” created.",
+        warning=_name_taken,
         success_url=_detail_url,
     )
+
+
+@login_required
+def agent_name_check(request: HttpRequest) -> HttpResponse:
+    """The agent form's name warning, asked by htmx as the name is typed. Only workspaces
+    the user may write to are looked in: it never tells names from elsewhere."""
+    workspace, exclude = request.GET.get("workspace", ""), request.GET.get("exclude", "")
+    warning = ""
+    if workspace.isdigit() and writable_workspaces(request.user).filter(pk=int(workspace)).exists():
+        warning = duplicate_name_warning(
+            Agent.objects.filter(workspace_id=int(workspace)),
+            name=request.GET.get("name", ""),
+            noun="agent",
+            exclude=int(exclude) if exclude.isdigit() else None,
+        )
+    return render(request, "_name_warning.html", {"name_warning": warning})
 
 
 def _detail_url(agent: Agent) -> str:
@@ -115,6 +138,7 @@ def agent_edit(request: HttpRequest, pk: int) -> HttpResponse:
         template="agents/agent_form.html",
         context_name="agent",
         message=lambda agent: f"Agent “{agent.name}” saved.",
+        warning=_name_taken,
         success_url=_detail_url,
     )
 

@@ -9,6 +9,7 @@ urlpatterns = [
     path("schedules/", views.schedule_list, name="schedules"),
     path("schedules/new/", views.schedule_create, name="schedule_create"),
     path("schedules/preview/", views.schedule_preview, name="schedule_preview"),
+    path("schedules/name-check/", views.schedule_name_check, name="schedule_name_check"),
     path("schedules/<int:pk>/", views.schedule_detail, name="schedule"),
     path("schedules/<int:pk>/edit/", views.schedule_edit, name="schedule_edit"),
     path("schedules/<int:pk>/delete/", views.schedule_delete, name="schedule_delete"),
