@@ -276,7 +276,7 @@ class RunFilterForm(forms.Form):
         required=False,
         max_length=200,
         widget=forms.TextInput(
-            attrs={"type": "search", "placeholder": "Search: #id, agent, reason, output, task", "aria-label": "Search"}
+            attrs={"type": "search", "placeholder": "Search runs: #id, agent, text", "aria-label": "Search"}
         ),
     )
     since = forms.DateField(

@@ -125,7 +125,7 @@ class ChannelForm(forms.ModelForm):
         self.user = user
         self.fields["kind"].choices = kind_choices()  # the transport registry, users' kinds included
         kind = self.instance.kind if self.instance.pk else (kind or self.data.get("kind") or None)
-        self.kind = kind
+        self.chosen_kind = kind
         if kind:
             self._only_fields_of(kind)
         workspaces = writable_workspaces(user)
@@ -176,11 +176,11 @@ class ChannelForm(forms.ModelForm):
             }.get(kind, self.fields["clear_secrets"].label)
 
     def kind_label(self) -> str:
-        return dict(self.fields["kind"].choices).get(self.kind or "", self.kind or "")
+        return dict(self.fields["kind"].choices).get(self.chosen_kind or "", self.chosen_kind or "")
 
     def kind_fields(self) -> list:
         """The bound fields of the chosen kind's settings, in the form's order."""
-        own = KIND_FIELDS.get(self.kind or "", {}).values()
+        own = KIND_FIELDS.get(self.chosen_kind or "", {}).values()
         return [self[name] for name in self.fields if name in own]
 
     def config_from_fields(self, kind: str) -> dict:

@@ -36,7 +36,8 @@
     field.setCustomValidity(message);
     if (message) {
       field.setAttribute("aria-invalid", "true");
-      field.setAttribute("aria-describedby", note.id);
+      var described = (field.getAttribute("aria-describedby") || "").split(" ").filter(Boolean);
+      if (described.indexOf(note.id) < 0) field.setAttribute("aria-describedby", described.concat(note.id).join(" "));
     } else {
       field.removeAttribute("aria-invalid");
     }

@@ -60,6 +60,7 @@ def test_the_form_of_a_kind_has_only_its_fields(browser, kind, fields):
     html = response.content.decode()
     assert field_names(html) == fields
     assert f'<input type="hidden" name="kind" value="{kind}"' in html
+    assert html.count('name="kind"') == 1
     assert "ntfy: " not in html and "Discord: " not in html  # labels without the kind prefix
 
 

@@ -109,4 +109,4 @@ def test_a_finished_run_says_how_its_attempts_ended(browser, alice, fields, text
     agent = make_agent(alice)
     run = Run.objects.create(workspace=agent.workspace, agent=agent, max_attempts=3, **fields)
     page = browser.get(reverse("agents:run", args=[run.pk])).content.decode()
-    assert f'<dd class="attempt-summary">{text}</dd>' in page
+    assert f'<p class="attempt-summary">{text[0].upper()}{text[1:]}</p>' in page
