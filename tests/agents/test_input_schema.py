@@ -105,3 +105,19 @@ def test_a_webhook_whose_input_breaks_the_schema_gives_a_skipped_run(alice):
     assert run.source == RunSource.WEBHOOK
     assert run.status == RunStatus.SKIPPED
     assert "input.city: This field is required." in run.reason
+
+
+def test_the_admin_refuses_a_schema_that_is_not_one(alice):
+    from agents.admin import AgentAdminForm
+
+    agent = make_agent(alice)
+    data = {
+        "workspace": agent.workspace_id, "name": "A", "provider": "scripted", "provider_settings": "{}",
+        "allowed_tools": "[]", "max_steps": 20, "max_tokens": 1000, "max_seconds": 60, "overlap_policy": "allow",
+        "max_attempts": 3, "auto_pause_after": 5, "state": "active", "enabled": "on",
+    }  # fmt: skip
+    form = AgentAdminForm({**data, "input_schema": '{"type": "town"}'}, instance=agent)
+    assert not form.is_valid()
+    assert "Not a valid JSON Schema" in form.errors["input_schema"][0]
+    form = AgentAdminForm({**data, "input_schema": '{"type": "object"}'}, instance=agent)
+    assert form.is_valid(), form.errors
