@@ -12,7 +12,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F, Min
 from django.utils import timezone
 
-from agents import events, queueing
+from agents import events, queueing, skips
 from agents.inputs import input_errors, input_errors_text
 from agents.models import (
     ACTIVE_STATUSES,
@@ -23,7 +23,7 @@ from agents.models import (
     RunStatus,
     Thread,
 )
-from agents.skips import INPUT_INVALID_OPENING, SkipCode
+from agents.skips import SkipCode
 from workspaces.models import RunCounter
 
 logger = logging.getLogger(__name__)
@@ -224,7 +224,7 @@ def start_runs(requests: Sequence[RunRequest]) -> list[Run]:
                 # Kept as a skipped run, never dropped: the schedule, trigger or webhook
                 # that started it shows why in its run list.
                 code = SkipCode.INPUT_INVALID
-                reason = f"{INPUT_INVALID_OPENING} {input_errors_text(errors)}"[:500]
+                reason = f"{skips.INPUT_INVALID_OPENING} {input_errors_text(errors)}"[:500]
         if not reason:
             workspace = agent.workspace
             if workspace.pk not in quota:
