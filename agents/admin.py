@@ -7,6 +7,7 @@ from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 from django.utils.html import format_html
 
+from agents.inputs import validate_input_schema
 from agents.models import Agent, DispatcherHeartbeat, Message, Run, RunSource, RunStatus, RunStep, Thread
 from agents.services import agent_pause, agent_resume, run_cancel, start_run
 from agents.validation import validate_agent_config
@@ -25,7 +26,7 @@ class AgentAdminForm(forms.ModelForm):
             "workspace", "name", "description", "enabled", "state", "state_reason", "system_instructions",
             "task_instructions", "provider", "model", "provider_settings", "api_key_env", "api_key",
             "allowed_tools", "max_steps", "max_tokens", "max_cost_usd", "max_seconds", "overlap_policy",
-            "max_attempts", "auto_pause_after", "schedule", "run_on_schedule",
+            "max_attempts", "auto_pause_after", "input_schema", "schedule", "run_on_schedule",
         ]  # fmt: skip
 
     def __init__(self, *args, **kwargs):
@@ -49,6 +50,11 @@ class AgentAdminForm(forms.ModelForm):
                 self.add_error(field if field in self.fields else None, errors)
         else:
             cleaned["provider_settings"] = settings or cleaned.get("provider_settings") or {}
+        if "input_schema" in cleaned:
+            try:
+                cleaned["input_schema"] = validate_input_schema(cleaned["input_schema"])
+            except ValidationError as exc:
+                self.add_error("input_schema", exc.message_dict["input_schema"])
         return cleaned
 
 
@@ -66,6 +72,7 @@ class AgentAdmin(admin.ModelAdmin):
         ("Model", {"fields": ["provider", "model", "provider_settings", "api_key_env", "api_key"]}),
         ("Tools and budgets", {"fields": ["allowed_tools", "max_steps", "max_tokens", "max_cost_usd", "max_seconds"]}),
         ("Runs", {"fields": ["overlap_policy", "max_attempts", "auto_pause_after", "consecutive_failures"]}),
+        ("Input", {"fields": ["input_schema"]}),
         ("Schedule", {"fields": ["schedule", "run_on_schedule"]}),
         ("Timestamps", {"fields": ["created", "updated"]}),
     ]

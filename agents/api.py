@@ -6,6 +6,7 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 from rest_framework.throttling import ScopedRateThrottle
 
+from agents.inputs import input_errors
 from agents.models import Agent, Run, RunSource, RunStatus, Thread
 from agents.serializers import (
     AgentSerializer,
@@ -56,8 +57,9 @@ class AgentViewSet(WorkspaceScopedMixin, viewsets.ModelViewSet):
     @extend_schema(request=RunStartSerializer, responses={202: RunSerializer, 409: RunSerializer, 429: RunSerializer})
     @action(detail=True, methods=["post"])
     def run(self, request, pk=None):
-        """Start a run now. 202 with the queued run; 409 (or 429 for the hourly quota) with
-        the skipped run and its reason when it cannot start."""
+        """Start a run now. 202 with the queued run; 400 naming the field (`input.city`) when
+        the input does not match the agent's input schema; 409 (or 429 for the hourly quota)
+        with the skipped run and its reason when it cannot start."""
         agent = self.get_object()
         body = RunStartSerializer(data=request.data)
         body.is_valid(raise_exception=True)
@@ -70,6 +72,10 @@ class AgentViewSet(WorkspaceScopedMixin, viewsets.ModelViewSet):
         run_input = dict(data.get("input") or {})
         if data.get("task"):
             run_input["task"] = data["task"]
+        errors = input_errors(agent.input_schema, run_input)
+        if errors:
+            # 400 naming the field (`input.city`); start_run would record it as skipped.
+            raise serializers.ValidationError(errors)
         run = start_run(
             agent,
             source=RunSource.API,

@@ -93,6 +93,12 @@ class Agent(models.Model):
     auto_pause_after = models.PositiveSmallIntegerField(
         "auto-pause after", default=5, help_text="Consecutive failed runs that pause the agent; 0 never pauses."
     )
+    input_schema = models.JSONField(
+        "input schema",
+        default=dict,
+        blank=True,
+        help_text="A JSON Schema that every run's input must match; {} accepts any input.",
+    )
     enabled = models.BooleanField("enabled", default=True)
     state = models.CharField("state", max_length=10, choices=State.choices, default=State.ACTIVE)
     state_reason = models.CharField("state reason", max_length=300, blank=True)
@@ -220,6 +226,11 @@ class Thread(models.Model):
 
     def __str__(self) -> str:
         return self.title or f"Thread {self.pk}"
+
+    @property
+    def custom_title(self) -> str:
+        """A title someone gave it; pages title threads by agent and start otherwise."""
+        return "" if self.is_primary and self.title == "Primary" else self.title
 
 
 class Message(models.Model):
@@ -360,6 +371,28 @@ class Run(models.Model):
     @property
     def total_tokens(self) -> int:
         return self.input_tokens + self.output_tokens
+
+    @property
+    def attempt_summary(self) -> str:
+        """The attempt line for people. A finished run says how its attempts ended, so it
+        never reads as pending ("attempt 1 of 3 — not retried: <why>")."""
+        of = f"attempt {self.attempt} of {self.max_attempts}"
+        if self.is_active:
+            if not self.attempt:
+                return f"none yet (up to {self.max_attempts})"
+            return of if self.status == RunStatus.RUNNING else f"{of} — waiting to retry"
+        if not self.attempt:
+            return f"none — {self.get_status_display().lower()} before any attempt"
+        if self.status == RunStatus.SUCCEEDED:
+            return f"{of} — succeeded"
+        if self.attempt >= self.max_attempts:
+            return f"{of} — no attempts left"
+        if self.status == RunStatus.CANCELLED:
+            return f"{of} — not retried: cancelled"
+        if self.status == RunStatus.TIMED_OUT or self.reason.startswith("Budget:"):
+            return f"{of} — not retried: a budget ran out, and budgets are not retried"
+        why = (self.reason or self.error or "the failure is not retryable").splitlines()[0]
+        return f"{of} — not retried: {why[:160]}"
 
     @property
     def duration_seconds(self) -> float | None:

@@ -4,6 +4,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import serializers
 
+from agents.inputs import validate_input_schema
 from agents.models import Agent, Message, Run, RunStep, Thread
 from agents.providers import PROVIDERS
 from agents.validation import validate_agent_config, validate_agent_schedule
@@ -28,6 +29,9 @@ class AgentSerializer(StrictModelSerializer):
             "keep a stored value; leave extra_headers out to keep them all, {} to remove them."
         ),
     )
+    input_schema = JSONField(
+        required=False, help_text="A JSON Schema (draft 2020-12) every run's input must match; {} for none."
+    )
 
     class Meta:
         model = Agent
@@ -35,7 +39,8 @@ class AgentSerializer(StrictModelSerializer):
             "id", "workspace_id", "name", "description", "system_instructions", "task_instructions",
             "provider", "model", "provider_settings", "api_key_env", "api_key", "has_api_key",
             "allowed_tools", "max_steps", "max_tokens", "max_cost_usd", "max_seconds", "overlap_policy",
-            "max_attempts", "auto_pause_after", "enabled", "state", "state_reason", "consecutive_failures",
+            "max_attempts", "auto_pause_after", "input_schema", "enabled", "state", "state_reason",
+            "consecutive_failures",
             "schedule", "run_on_schedule", "created", "updated",
         ]  # fmt: skip
         read_only_fields = ["state", "state_reason", "consecutive_failures", "created", "updated"]
@@ -75,6 +80,11 @@ class AgentSerializer(StrictModelSerializer):
             raise serializers.ValidationError(exc.message_dict) from None
         if "provider_settings" in attrs:
             attrs["provider_settings"] = cleaned or attrs["provider_settings"]
+        if "input_schema" in attrs:
+            try:
+                attrs["input_schema"] = validate_input_schema(attrs["input_schema"])
+            except DjangoValidationError as exc:
+                raise serializers.ValidationError(exc.message_dict) from None
         if attrs.get("schedule"):
             try:
                 attrs["schedule"] = validate_agent_schedule(attrs["schedule"])

@@ -12,7 +12,8 @@ from django.db import IntegrityError, transaction
 from django.db.models import F, Min
 from django.utils import timezone
 
-from agents import events, queueing
+from agents import events, queueing, skips
+from agents.inputs import input_errors, input_errors_text
 from agents.models import (
     ACTIVE_STATUSES,
     Agent,
@@ -218,6 +219,13 @@ def start_runs(requests: Sequence[RunRequest]) -> list[Run]:
             taken[request.slot_key] = run
         state = overlap.get(agent.pk)
         code, reason, blocker = _refusal(agent, policy, state)
+        if not reason and agent.input_schema:
+            errors = input_errors(agent.input_schema, run.input)
+            if errors:
+                # Kept as a skipped run, never dropped: the schedule, trigger or webhook
+                # that started it shows why in its run list.
+                code = SkipCode.INPUT_INVALID
+                reason = f"{skips.INPUT_INVALID_OPENING} {input_errors_text(errors)}"[:500]
         if not reason:
             workspace = agent.workspace
             if workspace.pk not in quota:

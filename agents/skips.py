@@ -20,8 +20,11 @@ class SkipCode(models.TextChoices):
     OVERLAP_SKIP = "overlap_skip", "Overlap policy 'skip': a run is active"
     OVERLAP_QUEUE_ONE = "overlap_queue_one", "Overlap policy 'queue one': a run is already waiting"
     QUOTA = "quota", "The workspace's hourly run quota is used up"
+    INPUT_INVALID = "input_invalid", "The input does not match the agent's input schema"
     OTHER = "other", "Another reason"
 
+
+INPUT_INVALID_OPENING = "Input does not match the agent's input schema:"
 
 OVERLAP = frozenset({SkipCode.OVERLAP_SKIP, SkipCode.OVERLAP_QUEUE_ONE})
 
@@ -32,6 +35,7 @@ _OPENINGS = (
     ("Overlap policy 'skip':", SkipCode.OVERLAP_SKIP),
     ("Overlap policy 'queue one':", SkipCode.OVERLAP_QUEUE_ONE),
     ("Workspace quota of ", SkipCode.QUOTA),
+    (INPUT_INVALID_OPENING, SkipCode.INPUT_INVALID),
 )
 
 

@@ -8,6 +8,7 @@ app_name = "agents"
 urlpatterns = [
     path("", views.agent_list, name="list"),
     path("new/", views.agent_create, name="create"),
+    path("name-check/", views.agent_name_check, name="name_check"),
     path("<int:pk>/", views.agent_detail, name="detail"),
     path("<int:pk>/edit/", views.agent_edit, name="edit"),
     path("<int:pk>/delete/", views.agent_delete, name="delete"),
@@ -18,6 +19,7 @@ urlpatterns = [
     path("runs/<int:pk>/", views.run_detail, name="run"),
     path("runs/<int:pk>/live/", views.run_live, name="run_live"),
     path("runs/<int:pk>/cancel/", views.run_cancel_view, name="run_cancel"),
+    path("runs/<int:pk>/again/", views.run_again, name="run_again"),
     path("threads/", views.thread_list, name="threads"),
     path("threads/<int:pk>/", views.thread_detail, name="thread"),
 ]

@@ -20,7 +20,7 @@ from django.views.decorators.http import require_POST
 from agents.forms import AgentForm, RunFilterForm, RunNowForm
 from agents.models import Agent, Run, RunSource, RunStatus, Thread
 from agents.services import agent_pause, agent_resume, run_cancel, start_run
-from gradent.lib.pages import delete_page, form_page
+from gradent.lib.pages import delete_page, duplicate_name_warning, form_page
 from workspaces.scoping import get_object_for_user, scope_queryset, user_can_write, writable_workspaces
 
 RUNS_PER_PAGE = 50
@@ -53,6 +53,12 @@ def agent_list(request: HttpRequest) -> HttpResponse:
     )
 
 
+def _name_taken(agent: Agent) -> str:
+    return duplicate_name_warning(
+        Agent.objects.filter(workspace_id=agent.workspace_id), name=agent.name, noun="agent", exclude=agent.pk
+    )
+
+
 @login_required
 def agent_create(request: HttpRequest) -> HttpResponse:
     return form_page(
@@ -61,17 +67,37 @@ def agent_create(request: HttpRequest) -> HttpResponse:
         template="agents/agent_form.html",
         context_name="agent",
         message=lambda agent: f"Agent “{agent.name}” created.",
+        warning=_name_taken,
         success_url=_detail_url,
     )
+
+
+@login_required
+def agent_name_check(request: HttpRequest) -> HttpResponse:
+    """The agent form's name warning, asked by htmx as the name is typed. Only workspaces
+    the user may write to are looked in: it never tells names from elsewhere."""
+    workspace, exclude = request.GET.get("workspace", ""), request.GET.get("exclude", "")
+    warning = ""
+    if workspace.isdigit() and writable_workspaces(request.user).filter(pk=int(workspace)).exists():
+        warning = duplicate_name_warning(
+            Agent.objects.filter(workspace_id=int(workspace)),
+            name=request.GET.get("name", ""),
+            noun="agent",
+            exclude=int(exclude) if exclude.isdigit() else None,
+        )
+    return render(request, "_name_warning.html", {"name_warning": warning})
 
 
 def _detail_url(agent: Agent) -> str:
     return reverse("agents:detail", args=[agent.pk])
 
 
-@login_required
-def agent_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    agent = get_object_for_user(Agent.objects.select_related("workspace"), request.user, pk=pk)
+def _last_manual_run(agent: Agent) -> Run | None:
+    """The agent's last run started by a person or a program, whose input Run now shows."""
+    return agent.runs.filter(source__in=(RunSource.MANUAL, RunSource.API)).order_by("-id").first()
+
+
+def _agent_page(request: HttpRequest, agent: Agent, run_form: RunNowForm, *, status: int = 200) -> HttpResponse:
     return render(
         request,
         "agents/agent_detail.html",
@@ -80,10 +106,26 @@ def agent_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "runs": agent.runs.all()[:15],
             "threads": agent.threads.annotate(message_count=Count("messages")).order_by("-updated")[:10],
             "can_write": user_can_write(request.user, agent.workspace_id),
-            "run_form": RunNowForm(),
+            "run_form": run_form,
             "provider_settings_json": pretty_json(agent.shown_provider_settings()),
+            "input_schema_json": pretty_json(agent.input_schema) if agent.input_schema else "",
         },
+        status=status,
     )
+
+
+@login_required
+def agent_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    """The agent, with Run now pre-filled from its last manual run (or from the run named
+    by ?from_run=, the "Edit and run" of a run page)."""
+    agent = get_object_for_user(Agent.objects.select_related("workspace"), request.user, pk=pk)
+    source = None
+    from_run = request.GET.get("from_run", "")
+    if from_run.isdigit():
+        source = agent.runs.filter(pk=int(from_run)).first()
+    if source is None:
+        source = _last_manual_run(agent)
+    return _agent_page(request, agent, RunNowForm(agent=agent, initial=RunNowForm.initial_from(source)))
 
 
 @login_required
@@ -96,6 +138,7 @@ def agent_edit(request: HttpRequest, pk: int) -> HttpResponse:
         template="agents/agent_form.html",
         context_name="agent",
         message=lambda agent: f"Agent “{agent.name}” saved.",
+        warning=_name_taken,
         success_url=_detail_url,
     )
 
@@ -122,21 +165,46 @@ def agent_delete(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 @login_required
 def agent_run(request: HttpRequest, pk: int) -> HttpResponse:
-    agent = get_object_for_user(Agent.objects.all(), request.user, write=True, pk=pk)
-    form = RunNowForm(request.POST)
-    task = form.cleaned_data["task"] if form.is_valid() else ""
+    """Run now. Invalid JSON or input that breaks the agent's input schema shows the page
+    again (400) with the errors on the fields and the input as typed."""
+    agent = get_object_for_user(Agent.objects.select_related("workspace"), request.user, write=True, pk=pk)
+    form = RunNowForm(request.POST, agent=agent)
+    if not form.is_valid():
+        return _agent_page(request, agent, form, status=400)
     run = start_run(
         agent,
         source=RunSource.MANUAL,
         source_ref=f"user:{request.user.pk}",
-        input={"task": task} if task else {},
+        input=form.cleaned_data["run_input"],
+        payload=form.cleaned_data["payload"],
     )
+    return _started(request, run)
+
+
+def _started(request: HttpRequest, run: Run) -> HttpResponse:
     if run.status == RunStatus.SKIPPED:
         # Skipped starts are rows too: the run page says why it did not run.
         messages.warning(request, f"Run #{run.pk} was skipped: {run.reason}")
     else:
         messages.success(request, f"Run #{run.pk} started.")
     return redirect("agents:run", pk=run.pk)
+
+
+@require_POST
+@login_required
+def run_again(request: HttpRequest, pk: int) -> HttpResponse:
+    """Start a new run of the same agent with the same input and payload. The agent's
+    input schema is checked by start_run: a schema changed since makes it a skipped run
+    that says which field."""
+    earlier = get_object_for_user(Run.objects.select_related("agent"), request.user, write=True, pk=pk)
+    run = start_run(
+        earlier.agent,
+        source=RunSource.MANUAL,
+        source_ref=f"user:{request.user.pk}",
+        input=dict(earlier.input or {}),
+        payload=dict(earlier.payload or {}),
+    )
+    return _started(request, run)
 
 
 @require_POST

@@ -48,7 +48,11 @@ GRADENT_ENCRYPTION_KEY = env_secret("GRADENT_ENCRYPTION_KEY")
 DEBUG = env_bool("DEBUG", False)
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
-SITE_URL = env_str("SITE_URL", "http://localhost:8000")
+# Where people reach Gradent. Unset: pages show the address each request came to
+# (gradent.lib.siteurl); links in messages sent without a request use `up`'s --host/--port
+# (GRADENT_UP_URL, set by `up` for its children), else http://localhost:8000.
+SITE_URL_SET = bool(env_str("SITE_URL", ""))
+SITE_URL = env_str("SITE_URL", "") or env_str("GRADENT_UP_URL", "") or "http://localhost:8000"
 
 INSTALLED_APPS = [
     "django.contrib.admin",

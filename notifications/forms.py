@@ -1,6 +1,6 @@
-"""The channel form: one field per setting of every kind (the page shows all of them, each
-saying which kind it is for); the kind's serializer validates the ones that apply, the
-same check as the API's."""
+"""The channel form. The kind is chosen first (the "new channel" page lists them, as
+Healthchecks' integrations do); the form then has only that kind's fields, and the kind's
+serializer validates them, the same check as the API's. A saved channel keeps its kind."""
 
 from __future__ import annotations
 
@@ -31,6 +31,13 @@ KIND_FIELDS: dict[str, dict[str, str]] = {
     ChannelKind.EMAIL: {"to": "email_to"},
 }
 LIST_KEYS = {"tags", "to"}
+KIND_URL_HELP = {
+    ChannelKind.DISCORD: "Server settings → Integrations → Webhooks → Copy webhook URL. Stored encrypted, "
+    "never shown again.",
+    ChannelKind.SLACK: "An incoming-webhook URL (https://hooks.slack.com/services/…). Stored encrypted, "
+    "never shown again.",
+    ChannelKind.WEBHOOK: "Where each message is POSTed as JSON. Stored encrypted, never shown again.",
+}
 NTFY_PRIORITIES = [(1, "1 (min)"), (2, "2 (low)"), (3, "3 (default)"), (4, "4 (high)"), (5, "5 (max)")]
 STORED_VALUE_HELP = "A value is stored. Leave blank to keep it; type a new one to replace it."
 
@@ -113,10 +120,14 @@ class ChannelForm(forms.ModelForm):
         model = Channel
         fields = ["workspace", "name", "kind", "events", "agents", "enabled"]
 
-    def __init__(self, *args, user, **kwargs):
+    def __init__(self, *args, user, kind: str | None = None, **kwargs):
         super().__init__(*args, **kwargs)
         self.user = user
         self.fields["kind"].choices = kind_choices()  # the transport registry, users' kinds included
+        kind = self.instance.kind if self.instance.pk else (kind or self.data.get("kind") or None)
+        self.chosen_kind = kind
+        if kind:
+            self._only_fields_of(kind)
         workspaces = writable_workspaces(user)
         self.fields["workspace"].queryset = workspaces
         self.fields["agents"].queryset = Agent.objects.filter(workspace__in=workspaces).select_related("workspace")
@@ -142,6 +153,35 @@ class ChannelForm(forms.ModelForm):
             del self.fields["clear_secrets"]
             self.initial.setdefault("workspace", personal_workspace_for(user).pk)
             self.initial.setdefault("events", default_events())
+
+    def _only_fields_of(self, kind: str) -> None:
+        """Keep the settings of `kind` alone, labelled without the kind's prefix, and fix
+        the kind: a saved channel keeps its own, a new one the kind chosen first."""
+        self.fields["kind"].widget = forms.HiddenInput()
+        self.fields["kind"].initial = kind
+        if self.instance.pk:
+            self.fields["kind"].disabled = True
+        own = set(KIND_FIELDS.get(kind, {}).values())
+        for name in {name for fields in KIND_FIELDS.values() for name in fields.values()} - own:
+            self.fields.pop(name, None)
+        for name in own:
+            field = self.fields[name]
+            field.label = (field.label or "").split(": ", 1)[-1].capitalize()
+        if "url" in own:
+            self.fields["url"].help_text = KIND_URL_HELP.get(kind, self.fields["url"].help_text)
+        if "clear_secrets" in self.fields:
+            self.fields["clear_secrets"].label = {
+                ChannelKind.NTFY: "Remove the stored access token",
+                ChannelKind.WEBHOOK: "Remove the stored signing secret",
+            }.get(kind, self.fields["clear_secrets"].label)
+
+    def kind_label(self) -> str:
+        return dict(self.fields["kind"].choices).get(self.chosen_kind or "", self.chosen_kind or "")
+
+    def kind_fields(self) -> list:
+        """The bound fields of the chosen kind's settings, in the form's order."""
+        own = KIND_FIELDS.get(self.chosen_kind or "", {}).values()
+        return [self[name] for name in self.fields if name in own]
 
     def config_from_fields(self, kind: str) -> dict:
         config: dict = {}

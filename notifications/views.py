@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+from functools import partial
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -19,6 +20,7 @@ from notifications.forms import ChannelForm
 from notifications.models import Channel, Notification
 from notifications.serializers import describe_channel
 from notifications.services import channel_enable, channel_send_test
+from notifications.transports import kind_choices
 from workspaces.scoping import get_object_for_user, scope_queryset, user_can_write, writable_workspaces
 
 NOTIFICATIONS_PER_PAGE = 50
@@ -42,11 +44,31 @@ def channel_list(request: HttpRequest) -> HttpResponse:
     )
 
 
+# What each built-in kind is for, on the "choose a kind" page; users' own kinds show their label.
+KIND_BLURBS = {
+    "discord": "Messages in a Discord channel, through one of its webhooks.",
+    "ntfy": "Push notifications to phones and desktops through an ntfy topic (ntfy.sh or your own server).",
+    "slack": "Messages in a Slack channel, through an incoming webhook.",
+    "webhook": "A JSON POST to any URL you run, signed with a Standard Webhooks secret.",
+    "email": "Plain emails to one or more addresses, through the server's mail settings.",
+}
+
+
 @login_required
 def channel_create(request: HttpRequest) -> HttpResponse:
+    """First the kind (a page listing them), then a form with only that kind's fields."""
+    kind = request.GET.get("kind") or request.POST.get("kind") or ""
+    if kind not in dict(kind_choices()):
+        kinds = [{"kind": k, "label": label, "blurb": KIND_BLURBS.get(k, "")} for k, label in kind_choices()]
+        return render(
+            request,
+            "notifications/channel_kinds.html",
+            {"kinds": kinds},
+            status=400 if request.method == "POST" else 200,
+        )
     return form_page(
         request,
-        ChannelForm,
+        partial(ChannelForm, kind=kind),
         template="notifications/channel_form.html",
         context_name="channel",
         message=lambda channel: f"Channel “{channel.name}” created. Send a test to check it.",

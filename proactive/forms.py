@@ -9,6 +9,7 @@ agents of the user's writable workspaces, and on edit only those of the object's
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
@@ -16,11 +17,13 @@ from django import forms
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator
+from django.urls import reverse
 from django.utils.dateparse import parse_datetime
 from rest_framework import serializers
 
 from agents.forms import PrettyJSONField
 from agents.models import Agent, OverlapPolicy
+from gradent.lib.pages import duplicate_name_warning
 from proactive import timing
 from proactive.models import Monitor, Schedule, Trigger, Webhook
 from workspaces.scoping import writable_workspaces
@@ -166,6 +169,12 @@ class ScheduleForm(AgentBoundForm):
         self.fields["overlap_policy"].choices = [("", "The agent's policy"), *OverlapPolicy.choices]
         self.fields["overlap_policy"].help_text = "When the previous run is still going."
         self.fields["name"].help_text = "Optional; shown in lists."
+        # As the name is typed, htmx asks whether another schedule of the workspace has it.
+        check = {"hx-get": reverse("proactive:schedule_name_check"), "hx-trigger": "input changed delay:400ms"}
+        check |= {"hx-target": "#name-warning", "hx-swap": "outerHTML", "hx-include": "[name=agent]"}
+        if self.instance.pk is not None:
+            check["hx-vals"] = json.dumps({"exclude": self.instance.pk})
+        self.fields["name"].widget.attrs.update(check)
         if self.instance.pk is None:
             self.initial.setdefault("timezone", settings.TIME_ZONE)
         else:
@@ -219,6 +228,23 @@ class ScheduleForm(AgentBoundForm):
             anchor = data.get("start_at")  # as schedule_save anchors a new interval schedule
         probe = Schedule(**{name: data.get(name) for name in TIMING_FIELDS}, anchor=anchor)
         return timing.Timing.from_schedule(probe)
+
+    def name_warning(self) -> str:
+        """Another schedule of the agent's workspace already has this name (a warning only)."""
+        agent = self["agent"].value()
+        workspace = self.instance.workspace_id if self.instance.pk else None
+        if workspace is None and str(agent or "").isdigit():
+            workspace = (
+                self.fields["agent"].queryset.filter(pk=int(agent)).values_list("workspace_id", flat=True).first()
+            )
+        if workspace is None:
+            return ""
+        return duplicate_name_warning(
+            Schedule.objects.filter(workspace_id=workspace),
+            name=str(self["name"].value() or ""),
+            noun="schedule",
+            exclude=self.instance.pk,
+        )
 
     def timing_errors(self) -> list[tuple[str, str]]:
         """(label, message) of the errors that stop a preview; other fields do not matter to it."""

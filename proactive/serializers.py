@@ -2,11 +2,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from django.conf import settings
 from rest_framework import serializers
 
 from agents.models import Agent
 from gradent.api import RegistryChoiceField, StrictModelSerializer, StrictSerializer
+from gradent.lib.siteurl import site_url
 from proactive import timing
 from proactive.models import Monitor, Schedule, Suggestion, Trigger, Webhook, WebhookDelivery
 from proactive.probes import PROBES
@@ -266,7 +266,7 @@ class WebhookSerializer(StrictModelSerializer):
         read_only_fields = ["url_path", "created", "updated"]
 
     def get_webhook_url(self, webhook: Webhook) -> str:
-        return f"{settings.SITE_URL.rstrip('/')}/api/hooks/{webhook.url_path}"
+        return f"{site_url(self.context.get('request'))}/api/hooks/{webhook.url_path}"
 
     def validate_scheme(self, value: str) -> str:
         from proactive.signatures import SCHEMES

@@ -17,7 +17,7 @@ from django.db.models import Model
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 
-__all__ = ["delete_page", "form_page"]
+__all__ = ["delete_page", "duplicate_name_warning", "form_page"]
 
 
 def form_page(
@@ -75,3 +75,23 @@ def delete_page(
         messages.success(request, message)
         return redirect(success_url)
     return render(request, template, context())
+
+
+def duplicate_name_warning(queryset: Any, *, name: str, noun: str, exclude: int | None = None) -> str:
+    """A warning when other objects of ``queryset`` (one workspace's) already bear ``name``
+    (case-insensitively), or "". Names are not unique: two agents may share one, but people
+    should know they are about to make two that lists and messages cannot tell apart."""
+    name = (name or "").strip()
+    if not name:
+        return ""
+    others = queryset.filter(name__iexact=name)
+    if exclude is not None:
+        others = others.exclude(pk=exclude)
+    count = others.count()
+    if not count:
+        return ""
+    many = count > 1
+    return (
+        f"{count} other {noun}{'s' if many else ''} in this workspace {'are' if many else 'is'} already named "
+        f"“{name}”. You can keep the name; a different one tells them apart in lists and messages."
+    )

@@ -36,6 +36,7 @@ from proactive.views.schedules import (
     schedule_detail,
     schedule_edit,
     schedule_list,
+    schedule_name_check,
     schedule_pause_view,
     schedule_preview,
     schedule_resume_view,
@@ -65,6 +66,7 @@ from proactive.views.webhooks import (
     webhook_edit,
     webhook_list,
     webhook_regenerate,
+    webhook_send_test,
     webhook_url,
 )
 
@@ -89,6 +91,7 @@ __all__ = [
     "schedule_detail",
     "schedule_edit",
     "schedule_list",
+    "schedule_name_check",
     "schedule_pause_view",
     "schedule_preview",
     "schedule_resume_view",
@@ -114,6 +117,7 @@ __all__ = [
     "webhook_edit",
     "webhook_list",
     "webhook_regenerate",
+    "webhook_send_test",
     "webhook_url",
     "zone_or_utc",
 ]

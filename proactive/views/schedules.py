@@ -16,8 +16,9 @@ from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
+from agents.models import Agent
 from agents.views import pretty_json
-from gradent.lib.pages import delete_page, form_page
+from gradent.lib.pages import delete_page, duplicate_name_warning, form_page
 from proactive import selectors, timing
 from proactive.forms import ScheduleForm
 from proactive.models import Schedule
@@ -48,7 +49,7 @@ from workspaces.scoping import get_object_for_user, scope_queryset, user_can_wri
 @login_required
 def schedule_list(request: HttpRequest) -> HttpResponse:
     schedules = list(
-        scope_queryset(Schedule.objects.select_related("agent", "workspace"), request.user).order_by(
+        scope_queryset(Schedule.objects.select_related("agent", "workspace", "last_run"), request.user).order_by(
             F("next_fire_at").asc(nulls_last=True), "id"
         )
     )
@@ -96,6 +97,37 @@ def _no_fire_ahead(schedule: Schedule) -> str:
     return ""
 
 
+def _warnings(schedule: Schedule) -> str:
+    taken = duplicate_name_warning(
+        Schedule.objects.filter(workspace_id=schedule.workspace_id), name=schedule.name, noun="schedule",
+        exclude=schedule.pk,
+    )  # fmt: skip
+    return " ".join(text for text in (_no_fire_ahead(schedule), taken) if text)
+
+
+@login_required
+def schedule_name_check(request: HttpRequest) -> HttpResponse:
+    """The schedule form's name warning, asked by htmx as the name is typed: looks only in
+    the workspace of an agent the user may write to."""
+    agent, exclude = request.GET.get("agent", ""), request.GET.get("exclude", "")
+    warning = ""
+    workspace = None
+    if agent.isdigit():
+        workspace = (
+            Agent.objects.filter(pk=int(agent), workspace__in=writable_workspaces(request.user))
+            .values_list("workspace_id", flat=True)
+            .first()
+        )
+    if workspace is not None:
+        warning = duplicate_name_warning(
+            Schedule.objects.filter(workspace_id=workspace),
+            name=request.GET.get("name", ""),
+            noun="schedule",
+            exclude=int(exclude) if exclude.isdigit() else None,
+        )
+    return render(request, "_name_warning.html", {"name_warning": warning})
+
+
 def _schedule_url(schedule: Schedule) -> str:
     return reverse("proactive:schedule", args=[schedule.pk])
 
@@ -111,7 +143,7 @@ def schedule_create(request: HttpRequest) -> HttpResponse:
         context_name="schedule",
         save=_save_schedule,
         message=lambda schedule: f"Schedule “{schedule_title(schedule)}” created.",
-        warning=_no_fire_ahead,
+        warning=_warnings,
         success_url=_schedule_url,
         render_form=lambda form: _schedule_form_page(request, form, None),
     )
@@ -134,7 +166,7 @@ def schedule_edit(request: HttpRequest, pk: int) -> HttpResponse:
         context_name="schedule",
         save=_save_schedule,
         message=lambda schedule: f"Schedule “{schedule_title(schedule)}” saved.",
-        warning=_no_fire_ahead,
+        warning=_warnings,
         success_url=_schedule_url,
         render_form=form_again,
     )

@@ -4,23 +4,30 @@ regenerate the secret, delete; a delivery's page and its replay."""
 from __future__ import annotations
 
 import json
+import shlex
+import uuid
+from datetime import datetime
 
-from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.db.models import Count, Max
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.test import RequestFactory
 from django.urls import reverse
+from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
 from agents.views import pretty_json
 from gradent.lib.pages import delete_page, form_page
+from gradent.lib.siteurl import site_url
+from proactive import hooks
 from proactive.forms import WebhookForm
 from proactive.models import Webhook, WebhookDelivery
 from proactive.services import webhook_replay
+from proactive.signatures import SCHEMES, get_scheme
 from proactive.views.common import (
     BODY_SHOWN,
     CONFIRM_DELETE_TEMPLATE,
@@ -31,8 +38,36 @@ from proactive.views.common import (
 from workspaces.scoping import get_object_for_user, scope_queryset, user_can_write, writable_workspaces
 
 
-def webhook_url(webhook: Webhook) -> str:
-    return f"{settings.SITE_URL.rstrip('/')}/api/hooks/{webhook.url_path}"
+def webhook_url(webhook: Webhook, request: HttpRequest | None = None) -> str:
+    """The URL senders post to, at the address this page was reached at (or SITE_URL)."""
+    return f"{site_url(request)}/api/hooks/{webhook.url_path}"
+
+
+def sample_delivery(webhook: Webhook, *, now: datetime | None = None) -> tuple[bytes, dict[str, str]]:
+    """A sample body and the headers a real sender would add to it, signed with the
+    webhook's secret by its scheme (timestamped now where the scheme signs a time)."""
+    now = now or timezone.now()
+    body = json.dumps(
+        {
+            "type": "gradent.test",
+            "message": "A test delivery from Gradent",
+            "sent_at": now.isoformat(timespec="seconds"),
+        }
+    ).encode()
+    headers = {"Content-Type": "application/json"}
+    scheme = get_scheme(webhook.scheme)()
+    signed = scheme.sign(
+        secret=webhook.secret, body=body, now=now, msg_id=f"test_{uuid.uuid4().hex}", event_type="gradent.test"
+    )
+    return body, {**headers, **signed}
+
+
+def curl_command(url: str, body: bytes, headers: dict[str, str]) -> str:
+    """A curl line that sends exactly these bytes and headers (each part shell-quoted)."""
+    lines = [f"curl -X POST {shlex.quote(url)}"]
+    lines += [f"  -H {shlex.quote(f'{name}: {value}')}" for name, value in headers.items()]
+    lines.append(f"  --data-binary {shlex.quote(body.decode())}")
+    return " \\\n".join(lines)
 
 
 @login_required
@@ -43,7 +78,7 @@ def webhook_list(request: HttpRequest) -> HttpResponse:
         )
     )
     for webhook in webhooks:
-        webhook.full_url = webhook_url(webhook)
+        webhook.full_url = webhook_url(webhook, request)
     return render(
         request,
         "proactive/webhook_list.html",
@@ -62,8 +97,6 @@ def _detail_url(webhook: Webhook) -> str:
 
 @login_required
 def webhook_create(request: HttpRequest) -> HttpResponse:
-    from proactive.signatures import get_scheme
-
     def save(form: WebhookForm) -> Webhook:
         webhook = form.save(commit=False)
         webhook.secret = get_scheme(webhook.scheme).generate_secret()
@@ -101,8 +134,6 @@ def webhook_edit(request: HttpRequest, pk: int) -> HttpResponse:
 @never_cache
 @login_required
 def webhook_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    from proactive.signatures import get_scheme
-
     webhook = get_object_for_user(
         Webhook.objects.select_related("trigger", "trigger__agent", "workspace"), request.user, pk=pk
     )
@@ -113,26 +144,60 @@ def webhook_detail(request: HttpRequest, pk: int) -> HttpResponse:
         scheme_label = get_scheme(webhook.scheme).label
     except KeyError:
         scheme_label = webhook.scheme
+    can_write = user_can_write(request.user, webhook.workspace_id)
+    url = webhook_url(webhook, request)
+    curl = ""
+    if can_write and webhook.scheme in SCHEMES:
+        # Only editors: a signed request starts a run, as "Send test delivery" does.
+        curl = curl_command(url, *sample_delivery(webhook))
     return render(
         request,
         "proactive/webhook_detail.html",
         {
             "webhook": webhook,
-            "url": webhook_url(webhook),
+            "url": url,
+            "curl": curl,
+            "scheme_has_timestamp": webhook.scheme in SCHEMES and get_scheme(webhook.scheme).has_timestamp,
             "scheme_label": scheme_label,
             "new_secret": new_secret,
             "page": page,
             "deliveries": page.object_list,
-            "can_write": user_can_write(request.user, webhook.workspace_id),
+            "can_write": can_write,
         },
     )
 
 
 @require_POST
 @login_required
-def webhook_regenerate(request: HttpRequest, pk: int) -> HttpResponse:
-    from proactive.signatures import get_scheme
+def webhook_send_test(request: HttpRequest, pk: int) -> HttpResponse:
+    """Send a signed sample delivery through the real ingress path (proactive.hooks.receive:
+    size limit, rate limit, signature, trigger filters, stored delivery, run started by the
+    dispatcher), as a sender on this machine would, without a network round trip."""
+    webhook = get_object_for_user(Webhook.objects.all(), request.user, write=True, pk=pk)
+    body, headers = sample_delivery(webhook)
+    path = f"/api/hooks/{webhook.url_path}"
+    inner = RequestFactory().post(
+        path,
+        data=body,
+        content_type=headers.pop("Content-Type"),
+        headers={**headers, "User-Agent": "Gradent test delivery"},
+    )
+    response = hooks.receive(inner, webhook.url_path)
+    answer = json.loads(response.content)
+    delivery_id = answer.get("delivery")
+    text = f"Test delivery #{delivery_id}: {answer.get('status')} ({response.status_code})"
+    if response.status_code == 202 and answer.get("status") == "accepted":
+        messages.success(request, f"{text}; its run starts within a second.")
+    else:
+        messages.warning(request, f"{text}: {answer.get('detail', '')}".rstrip(": "))
+    if delivery_id and webhook.deliveries.filter(pk=delivery_id).exists():  # a disabled hook's is nobody's
+        return redirect("proactive:delivery", pk=webhook.pk, delivery_pk=delivery_id)
+    return redirect("proactive:webhook", pk=webhook.pk)
 
+
+@require_POST
+@login_required
+def webhook_regenerate(request: HttpRequest, pk: int) -> HttpResponse:
     webhook = get_object_for_user(Webhook.objects.all(), request.user, write=True, pk=pk)
     webhook.secret = get_scheme(webhook.scheme).generate_secret()
     webhook.save(update_fields=["secret", "updated"])

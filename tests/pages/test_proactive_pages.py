@@ -812,7 +812,7 @@ def test_trigger_form_errors_are_on_the_field(page, alice, overrides, field, tex
 
 
 def test_a_new_webhook_shows_its_url_and_its_secret_once(page, alice, settings):
-    settings.SITE_URL = "https://gradent.example.org/"
+    settings.SITE_URL, settings.SITE_URL_SET = "https://gradent.example.org/", True
     trigger = make_trigger(make_agent(alice))
     response = page.post(
         reverse("proactive:webhook_create"),

@@ -169,6 +169,10 @@ class Command(BaseCommand):
             self.stdout.write(f"Demo: {len(created)} example agents in {admin.get_username()}'s workspace.")
 
         serve_own_address(host, port)
+        if not settings.SITE_URL_SET:
+            # Links in messages (no request to take the address from) point where we listen.
+            shown = "localhost" if host in ("0.0.0.0", "::", "") else host  # noqa: S104 (a name, not a bind)
+            os.environ["GRADENT_UP_URL"] = settings.SITE_URL = f"http://{shown}:{port}"
         web = [sys.executable, "-m", "gunicorn", "gradent.wsgi:application", "--bind", f"{host}:{port}"]
         web += ["--config", "python:gradent.gunicorn_conf", "--workers", str(web_workers)]
         web += ["--worker-class", "gthread", "--threads", "4", "--graceful-timeout", "10", "--no-control-socket"]
