@@ -1,6 +1,6 @@
 """Pages: the autonomy overview of the personal workspace (mode switch, frequency, channels,
 last / next cycle, goals), a goal with its evidence and plan, what the learner has learned
-so far, and a metric's history with its forecast band as SVG."""
+so far, and a metric's history with its forecast band and thresholds as a chart."""
 
 from __future__ import annotations
 
@@ -15,8 +15,8 @@ from django.views.decorators.http import require_POST
 from agents.views import pretty_json
 from autonomy import channels, services
 from autonomy.api import executor_statistics
-from autonomy.charts import metric_chart
-from autonomy.models import Frequency, Goal, GoalType
+from autonomy.charts import metric_chart_data
+from autonomy.models import Frequency, Goal, GoalType, MetricRule
 from workspaces.models import personal_workspace_for
 from workspaces.scoping import get_object_for_user, user_can_write
 
@@ -65,6 +65,7 @@ def metric(request: HttpRequest, name: str) -> HttpResponse:
     now = timezone.now()
     series = services.metric_series(workspace, name, now=now)
     best = services.metric_forecast(series)
+    rule = MetricRule.objects.filter(workspace=workspace, metric_name=name).first()
     return render(
         request,
         "autonomy/metric.html",
@@ -73,7 +74,8 @@ def metric(request: HttpRequest, name: str) -> HttpResponse:
             "latest": series.values[-1] if len(series) else None,
             "points": len(series),
             "forecast": best,
-            "chart": metric_chart(series, best),
+            "rule": rule,
+            "chart": metric_chart_data(series, best, rule),
         },
     )
 
