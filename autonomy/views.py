@@ -71,7 +71,7 @@ def metric(request: HttpRequest, name: str) -> HttpResponse:
         "autonomy/metric.html",
         {
             "name": name,
-            "latest": series.values[-1] if len(series) else None,
+            "latest": f"{series.values[-1]:.6g}" if len(series) else None,
             "points": len(series),
             "forecast": best,
             "rule": rule,

@@ -35,6 +35,20 @@
       });
   }
 
+  // The header's <details> menus open without script; this only closes them on a click
+  // elsewhere or on Escape, as menus do.
+  function closeMenus(except) {
+    Array.prototype.forEach.call(document.querySelectorAll("details.nav-menu[open], details.account-menu[open]"), function (menu) {
+      if (menu !== except) menu.removeAttribute("open");
+    });
+  }
+  document.addEventListener("click", function (event) {
+    closeMenus(event.target.closest ? event.target.closest("details.nav-menu, details.account-menu") : null);
+  });
+  document.addEventListener("keydown", function (event) {
+    if (event.key === "Escape") closeMenus(null);
+  });
+
   if (document.readyState === "loading") {
     document.addEventListener("DOMContentLoaded", sendBrowserZone);
   } else {

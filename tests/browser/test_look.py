@@ -272,18 +272,18 @@ def test_the_browser_zone_is_taken_once_and_times_show_it_with_utc_on_hover(brow
         context.close()
 
 
-@pytest.mark.parametrize("width", [1280, 390])
-def test_screenshots_of_the_main_pages(browser, live_server, world, width, screenshot):
+@pytest.mark.parametrize(("width", "scheme"), [(1280, "light"), (390, "light"), (1280, "dark")])
+def test_screenshots_of_the_main_pages(browser, live_server, world, width, scheme, screenshot):
     """Pictures for people (GRADENT_SHOTS, GRADENT_SCREENSHOTS); asserts only that each page drew."""
     from playwright.sync_api import expect
 
     narrow = width == 390
-    context = browser.new_context(viewport=NARROW if narrow else {"width": 1280, "height": 900})
+    context = browser.new_context(viewport=NARROW if narrow else {"width": 1280, "height": 900}, color_scheme=scheme)
     page = context.new_page()
     try:
         choose_zone(world["user"], "Europe/Riga")
         log_in(page, live_server)
-        suffix = "390" if narrow else "desktop"
+        suffix = ("390" if narrow else "desktop") + ("-dark" if scheme == "dark" else "")
         pages = [
             ("dashboard", "/", ".chart[data-drawn]"),
             ("agent", f"/agents/{world['agent'].pk}/", ".chart[data-drawn]"),
@@ -294,7 +294,49 @@ def test_screenshots_of_the_main_pages(browser, live_server, world, width, scree
             page.goto(f"{live_server.url}{path}")
             expect(page.locator(ready)).to_have_count(1)
             shoot(page, f"{name}-{suffix}.png")
-            if not narrow and name in ("dashboard", "run", "autonomy"):
+            if suffix == "desktop" and name in ("dashboard", "run", "autonomy"):
                 screenshot(page, f"screenshot-{name}.png")
     finally:
         context.close()
+
+
+def test_dark_mode_follows_the_browser_and_the_keyboard_gets_a_skip_link_and_visible_focus(browser, live_server, world):
+    from playwright.sync_api import expect
+
+    backgrounds = {}
+    for scheme in ("light", "dark"):
+        context = browser.new_context(viewport={"width": 1280, "height": 900}, color_scheme=scheme)
+        page = context.new_page()
+        try:
+            choose_zone(world["user"], "UTC")
+            log_in(page, live_server)
+            backgrounds[scheme] = page.evaluate("() => getComputedStyle(document.body).backgroundColor")
+            card = page.locator(".count-tile").first.evaluate("el => getComputedStyle(el).backgroundColor")
+            backgrounds[f"{scheme}-card"] = card
+            if scheme == "dark":
+                continue
+            # The first Tab stop is the skip link, shown when focused; Enter moves to the content.
+            page.keyboard.press("Tab")
+            skip = page.get_by_role("link", name="Skip to content")
+            expect(skip).to_be_focused()
+            box = skip.bounding_box()
+            assert box["y"] >= 0, box  # on screen once focused
+            assert skip.evaluate("el => getComputedStyle(el).outlineStyle") == "solid"
+            page.keyboard.press("Enter")
+            assert page.evaluate("() => document.activeElement.id") == "main"
+            # Focus is visible on every control reached by keyboard.
+            page.keyboard.press("Tab")
+            focused = page.evaluate(
+                "() => { const s = getComputedStyle(document.activeElement); return [s.outlineStyle, s.outlineWidth]; }"
+            )
+            assert focused == ["solid", "3px"], focused
+            # The account links sit behind the user's name; a click elsewhere closes them.
+            page.locator("summary", has_text="ada").click()
+            expect(page.get_by_role("navigation", name="Account").get_by_role("link", name="Settings")).to_be_visible()
+            page.locator("h1").click()
+            expect(page.get_by_role("navigation", name="Account")).to_have_count(0)
+        finally:
+            context.close()
+    assert backgrounds["light"] == "rgb(246, 247, 249)", backgrounds
+    assert backgrounds["dark"] == "rgb(18, 22, 29)", backgrounds
+    assert backgrounds["dark-card"] == "rgb(26, 32, 41)", backgrounds
