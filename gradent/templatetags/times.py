@@ -59,6 +59,13 @@ def ago(value):
     )
 
 
+@register.filter
+def utc(value) -> str:
+    """Just the UTC instant as text, for a title beside a time shown in another zone."""
+    instant = _instant(value)
+    return timefmt.utc(instant) if instant is not None else ""
+
+
 @register.simple_tag
 def zone_label() -> str:
     return timefmt.zone_label(timezone.get_current_timezone(), timezone.now())

@@ -340,3 +340,42 @@ def test_dark_mode_follows_the_browser_and_the_keyboard_gets_a_skip_link_and_vis
     assert backgrounds["light"] == "rgb(246, 247, 249)", backgrounds
     assert backgrounds["dark"] == "rgb(18, 22, 29)", backgrounds
     assert backgrounds["dark-card"] == "rgb(26, 32, 41)", backgrounds
+
+
+STRICT_CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'"
+)
+
+
+def test_the_charts_menus_and_zone_script_work_under_a_strict_content_security_policy(browser, live_server, world):
+    """Each page is served with a CSP that forbids inline script and inline style attributes:
+    the charts still draw, the zone is still sent, and nothing of ours is refused."""
+    from playwright.sync_api import expect
+
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, timezone_id="Europe/Riga")
+    page = context.new_page()
+    refused = []
+    page.on(
+        "console", lambda message: refused.append(message.text) if "Content Security Policy" in message.text else None
+    )
+
+    def with_csp(route):
+        response = route.fetch(max_redirects=0)
+        headers = {**response.headers, "content-security-policy": STRICT_CSP}
+        route.fulfill(response=response, headers=headers)
+
+    page.route(f"{live_server.url}/**", with_csp)
+    try:
+        log_in(page, live_server)
+        expect(page.locator("body")).to_have_attribute("data-timezone", "Europe/Riga")  # gradent.js ran
+        for path in ("/", f"/agents/{world['agent'].pk}/", "/autonomy/metrics/queue_depth/"):
+            page.goto(f"{live_server.url}{path}")
+            expect(page.locator(".chart[data-drawn] .uplot canvas")).to_have_count(1)
+        page.locator("summary", has_text="ada").click()
+        expect(page.get_by_role("navigation", name="Account")).to_be_visible()
+        ours = [text for text in refused if "htmx" not in text]
+        print("REFUSED", refused)
+        assert not ours, ours
+    finally:
+        context.close()

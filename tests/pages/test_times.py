@@ -39,6 +39,7 @@ def test_the_filters_write_the_current_zone_with_utc_on_hover():
         )
         assert ">2026-12-04 03:47:05</time>" in render('{{ at|when:"s" }}', at=AT)
         assert render("{% zone_label %}") == "America/New_York (EST)"
+        assert render("{{ at|utc }}", at=AT) == "2026-12-04 08:47:05 UTC"
         ago = render("{{ at|ago }}", at=timezone.now())
         assert re.fullmatch(r'<time datetime="[^"]+" title="[\d-]+ [\d:]+ · [\d-]+ [\d:]+ UTC">just now</time>', ago)
     assert render("{{ at|when }}", at=None) == "—"
