@@ -293,6 +293,9 @@ def test_screenshots_of_the_main_pages(browser, live_server, world, width, schem
         for name, path, ready in pages:
             page.goto(f"{live_server.url}{path}")
             expect(page.locator(ready)).to_have_count(1)
+            if name == "autonomy":  # show the hover values in the legend
+                box = page.locator(".u-over").bounding_box()
+                page.mouse.move(box["x"] + box["width"] * 0.45, box["y"] + box["height"] / 2)
             shoot(page, f"{name}-{suffix}.png")
             if suffix == "desktop" and name in ("dashboard", "run", "autonomy"):
                 screenshot(page, f"screenshot-{name}.png")
