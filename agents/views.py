@@ -17,6 +17,7 @@ from django.urls import reverse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
+from agents.charts import TIMELINE_RUNS, run_timeline_data
 from agents.forms import AgentForm, RunFilterForm, RunNowForm
 from agents.models import Agent, Run, RunSource, RunStatus, Thread
 from agents.services import agent_pause, agent_resume, run_cancel, start_run
@@ -104,6 +105,7 @@ def _agent_page(request: HttpRequest, agent: Agent, run_form: RunNowForm, *, sta
         {
             "agent": agent,
             "runs": agent.runs.all()[:15],
+            "timeline": run_timeline_data(agent.runs.all()[:TIMELINE_RUNS]),
             "threads": agent.threads.annotate(message_count=Count("messages")).order_by("-updated")[:10],
             "can_write": user_can_write(request.user, agent.workspace_id),
             "run_form": run_form,

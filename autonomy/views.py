@@ -1,6 +1,6 @@
 """Pages: the autonomy overview of the personal workspace (mode switch, frequency, channels,
 last / next cycle, goals), a goal with its evidence and plan, what the learner has learned
-so far, and a metric's history with its forecast band as SVG."""
+so far, and a metric's history with its forecast band and thresholds as a chart."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from django.views.decorators.http import require_POST
 from agents.views import pretty_json
 from autonomy import channels, services
 from autonomy.api import executor_statistics, goal_context_for
-from autonomy.charts import metric_chart
+from autonomy.charts import metric_chart_data
 from autonomy.forms import ModeForm, RuleForm
 from autonomy.models import AutonomyCycle, Goal, GoalType, MetricRule, is_metric_name
 from autonomy.serializers import goal_progress, mask_webhook
@@ -176,15 +176,17 @@ def metric(request: HttpRequest, name: str | None = None) -> HttpResponse:
     now = timezone.now()
     series = services.metric_series(workspace, name, now=now)
     best = services.metric_forecast(series)
+    rule = MetricRule.objects.filter(workspace=workspace, metric_name=name).first()
     return render(
         request,
         "autonomy/metric.html",
         {
             "name": name,
-            "latest": series.values[-1] if len(series) else None,
+            "latest": f"{series.values[-1]:.6g}" if len(series) else None,
             "points": len(series),
             "forecast": best,
-            "chart": metric_chart(series, best),
+            "rule": rule,
+            "chart": metric_chart_data(series, best, rule),
         },
     )
 

@@ -87,6 +87,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    # After authentication: pages show times in the signed-in user's zone.
+    "workspaces.middleware.UserTimezoneMiddleware",
 ]
 
 ROOT_URLCONF = "gradent.urls"
@@ -103,6 +105,8 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
             ],
+            # `when`, `ago` and `zone_label` on every page without a `{% load %}`.
+            "builtins": ["gradent.templatetags.times"],
         },
     },
 ]
@@ -270,6 +274,8 @@ LANGUAGE_CODE = "en-us"
 TIME_ZONE = env_str("TIME_ZONE", "UTC")
 USE_I18N = True
 USE_TZ = True
+# One date format everywhere (gradent.lib.timefmt): "2026-12-04 09:47", never "Dec. 4, 2026, 4:38 a.m.".
+FORMAT_MODULE_PATH = ["gradent.formats"]
 STATIC_URL = "static/"
 STATIC_ROOT = DATA_DIR / "static"
 STATIC_ROOT.mkdir(exist_ok=True)

@@ -10,6 +10,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
 
+from agents.charts import TIMELINE_RUNS, run_timeline_data
 from agents.models import Agent, Run, RunStatus
 from gradent.health import health_report
 from proactive.views import upcoming_fires
@@ -50,6 +51,7 @@ def overview(request: HttpRequest) -> HttpResponse:
         "dashboard/overview.html",
         {
             "recent_runs": runs[:RECENT_RUNS],
+            "timeline": run_timeline_data(runs[:TIMELINE_RUNS]),
             "status_counts": status_counts,
             "runs_24h": sum(counted.values()),
             "attention_agents": attention,

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.contrib import admin
 
-from workspaces.models import APIToken, Membership, RunCounter, Workspace
+from workspaces.models import APIToken, Membership, RunCounter, UserProfile, Workspace
 
 
 class MembershipInline(admin.TabularInline):
@@ -44,3 +44,9 @@ class RunCounterAdmin(admin.ModelAdmin):
     list_display = ["workspace", "hour", "count"]
     list_filter = ["workspace"]
     readonly_fields = ["workspace", "hour", "count"]
+
+
+@admin.register(UserProfile)
+class UserProfileAdmin(admin.ModelAdmin):
+    list_display = ["user", "timezone", "updated"]
+    search_fields = ["user__username", "timezone"]

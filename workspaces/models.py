@@ -108,6 +108,24 @@ class Membership(models.Model):
         return self.role in self.WRITE_ROLES
 
 
+class UserProfile(models.Model):
+    """A person's own settings, whatever workspace they look at: for now the zone their pages
+    show times in. An empty zone means "not chosen yet": the browser's zone is filled in once
+    (static/gradent.js) and UTC is shown until then."""
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="profile")
+    timezone = models.CharField(
+        "time zone",
+        max_length=64,
+        blank=True,
+        help_text="An IANA zone such as Europe/Paris; pages show times in it. Empty: the browser's zone is used.",
+    )
+    updated = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"Profile of {self.user}"
+
+
 TOKEN_PREFIX = "gdt_"  # noqa: S105 (a public prefix, not a secret)
 
 

@@ -16,6 +16,7 @@ from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
+from agents.charts import TIMELINE_RUNS, run_timeline_data
 from agents.models import Agent
 from agents.views import pretty_json
 from gradent.lib.pages import delete_page, duplicate_name_warning, form_page
@@ -238,6 +239,7 @@ def schedule_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "preview": _saved_preview(schedule),
             "runs": shown,
             "run_count": runs.count(),
+            "timeline": run_timeline_data(runs.order_by("-id")[:TIMELINE_RUNS]),
             "can_write": user_can_write(request.user, schedule.workspace_id),
             "input_json": pretty_json(schedule.input) if schedule.input else "",
         },

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import re
 from datetime import timedelta
 
 import pytest
@@ -10,7 +12,7 @@ from django.utils import timezone
 
 from agents.models import Run
 from autonomy.learning import Learner
-from autonomy.models import AutonomousConfig, Goal, GoalAction, LearningState, MetricPoint
+from autonomy.models import AutonomousConfig, Goal, GoalAction, LearningState, MetricPoint, MetricRule
 from tests.helpers import make_agent, make_user
 from workspaces.models import personal_workspace_for
 
@@ -41,14 +43,25 @@ def test_the_overview_shows_the_mode_and_saves_it(alice_client):
     assert AutonomousConfig.objects.get(workspace=workspace).frequency == "3hours"
 
 
-def test_a_metric_page_draws_history_and_forecast(alice_client):
+def test_a_metric_page_carries_history_forecast_and_thresholds_for_its_chart(alice_client):
     client, workspace = alice_client
     now = timezone.now() - timedelta(minutes=1)
     for k in range(12):
         MetricPoint.objects.create(workspace=workspace, name="cpu", value=50 + k, at=now - timedelta(hours=11 - k))
+    MetricRule.objects.create(workspace=workspace, metric_name="cpu", warning=70, critical=90)
     page = client.get("/autonomy/metrics/cpu/")
     assert page.status_code == 200
-    assert b"<svg" in page.content and b'class="band"' in page.content and b'class="history"' in page.content
+    assert b'data-chart="metric"' in page.content and b"<svg" not in page.content
+    data = json.loads(
+        re.search(rb'<script id="metric-chart-data" type="application/json">(.*?)</script>', page.content)[1]
+    )
+    assert data["history"][:12] == [50.0 + k for k in range(12)]
+    assert data["has_forecast"] and len(data["x"]) > 12 and data["upper"][11] == data["lower"][11] == 61.0
+    assert all(lo <= v <= up for lo, v, up in zip(data["lower"][12:], data["forecast"][12:], data["upper"][12:]))
+    assert data["thresholds"] == [
+        {"level": "warning", "value": 70.0, "label": "warning (above 70)"},
+        {"level": "critical", "value": 90.0, "label": "critical (above 90)"},
+    ]
     assert client.get("/autonomy/metrics/nothing/").status_code == 404
 
 
