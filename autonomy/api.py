@@ -10,9 +10,8 @@ from django.db.models import Count, Q
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 from drf_spectacular.utils import OpenApiParameter, PolymorphicProxySerializer, extend_schema
-from rest_framework import serializers, status
+from rest_framework import generics, serializers, status
 from rest_framework.exceptions import PermissionDenied
-from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -32,7 +31,7 @@ from autonomy.serializers import (
     mask_webhook,
     validate_metric_points,
 )
-from gradent.api import int_param, whole_number
+from gradent.api import StrictLimitOffsetPagination, int_param, whole_number
 from workspaces.models import Workspace, personal_workspace_for
 from workspaces.scoping import resolve_workspace_for_create, user_can_write
 
@@ -446,17 +445,14 @@ class RulesView(AutonomyView):
         return Response(MetricRuleSerializer(rule).data)
 
 
-class CyclesView(AutonomyView):
-    @extend_schema(
-        parameters=[OpenApiParameter("limit", int), OpenApiParameter("offset", int)],
-        responses={200: AutonomyCycleSerializer(many=True)},
-    )
-    def get(self, request):
-        """The workspace's autonomous cycles, newest first (limit/offset pages)."""
-        cycles = AutonomyCycle.objects.filter(workspace=self.workspace()).select_related("executor_run")
-        paginator = LimitOffsetPagination()
-        page = paginator.paginate_queryset(cycles, request, view=self)
-        return paginator.get_paginated_response(AutonomyCycleSerializer(page, many=True).data)
+class CyclesView(AutonomyView, generics.ListAPIView):
+    """The workspace's autonomous cycles, newest first (limit/offset pages)."""
+
+    serializer_class = AutonomyCycleSerializer
+    pagination_class = StrictLimitOffsetPagination
+
+    def get_queryset(self):
+        return AutonomyCycle.objects.filter(workspace=self.workspace()).select_related("executor_run")
 
 
 class GoalPlanView(AutonomyView):
