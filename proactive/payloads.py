@@ -11,11 +11,11 @@ are refused here, as is nesting deeper than any real sender's payload.
 
 from __future__ import annotations
 
-import json
-import math
 import re
 from typing import Any
 from urllib.parse import parse_qs
+
+from gradent.lib.jsonutil import JSONInputError, loads_strict
 
 # Deeper than any real webhook payload (GitHub's are ~6 levels), well under the limits of
 # SQLite's JSON functions (1,000) and of Python's recursion.
@@ -30,25 +30,14 @@ class PayloadError(ValueError):
     """The body cannot be a run's payload; the message says why, for the delivery's reason."""
 
 
-def _no_constant(name: str) -> Any:
-    raise PayloadError(f"{name} is not a JSON number")
-
-
-def _finite(text: str) -> float:
-    value = float(text)
-    if not math.isfinite(value):
-        raise PayloadError(f"{text[:40]} is out of range for a JSON number")
-    return value
-
-
 def _strict_json(data: bytes | str) -> Any:
+    """Strict JSON (gradent.lib.jsonutil: no NaN, Infinity or overflowing numbers, nesting at
+    most MAX_PAYLOAD_DEPTH), or PayloadError saying why."""
     try:
-        return json.loads(data, parse_constant=_no_constant, parse_float=_finite)
-    except PayloadError:
-        raise
-    except RecursionError:
-        raise PayloadError(f"nested deeper than {MAX_PAYLOAD_DEPTH} levels") from None
-    except ValueError as exc:  # JSONDecodeError, and integers of more than 4,300 digits
+        return loads_strict(data, max_depth=MAX_PAYLOAD_DEPTH)
+    except JSONInputError as exc:
+        raise PayloadError(str(exc)[:120]) from None
+    except ValueError as exc:  # JSONDecodeError, undecodable bytes, integers of more than 4,300 digits
         raise PayloadError(str(exc)[:120]) from None
 
 
@@ -59,24 +48,19 @@ def _check_text(value: str) -> None:
         raise PayloadError("a string holds an unpaired surrogate (\\ud800–\\udfff), which cannot be stored")
 
 
-def check_payload(data: Any, *, strings: bool = True) -> None:
-    """Raise PayloadError if `data` nests deeper than MAX_PAYLOAD_DEPTH or (with `strings`)
-    holds a string no database can store. Iterative: no recursion on hostile input."""
-    stack = [(data, 1)]
+def check_payload(data: Any) -> None:
+    """Raise PayloadError if `data` holds a string no database can store (nesting is
+    bounded by the parse). Iterative: no recursion on hostile input."""
+    stack = [data]
     while stack:
-        value, depth = stack.pop()
+        value = stack.pop()
         if isinstance(value, dict):
-            if depth > MAX_PAYLOAD_DEPTH:
-                raise PayloadError(f"nested deeper than {MAX_PAYLOAD_DEPTH} levels")
             for key, item in value.items():
-                if strings:
-                    _check_text(key)
-                stack.append((item, depth + 1))
+                _check_text(key)
+                stack.append(item)
         elif isinstance(value, list):
-            if depth > MAX_PAYLOAD_DEPTH:
-                raise PayloadError(f"nested deeper than {MAX_PAYLOAD_DEPTH} levels")
-            stack.extend((item, depth + 1) for item in value)
-        elif strings and isinstance(value, str):
+            stack.extend(value)
+        elif isinstance(value, str):
             _check_text(value)
 
 
@@ -104,7 +88,8 @@ def load_payload(body: bytes, content_type: str) -> dict:
         data = {"body": body.decode("utf-8", "replace")}
         check_payload(data)
         return data
-    check_payload(data, strings=bool(_SUSPECT.search(body)))
+    if _SUSPECT.search(body):
+        check_payload(data)
     return data if isinstance(data, dict) else {"data": data}
 
 
