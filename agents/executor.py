@@ -488,10 +488,10 @@ class Executor:
         return run.status
 
 
-def give_back_unclaimed(run_id: int) -> None:
-    """A worker took the run's task but will not run it (it is stopping): the dispatcher
-    sends the task again at its next tick."""
-    Run.objects.filter(pk=run_id, status=RunStatus.QUEUED).update(enqueued_at=None)
+def give_back_unclaimed(*run_ids: int) -> None:
+    """A worker took the runs' task but will not run them (it is stopping): the dispatcher
+    sends them again at its next tick."""
+    Run.objects.filter(pk__in=run_ids, status=RunStatus.QUEUED).update(enqueued_at=None)
 
 
 def resend_queued() -> int:

@@ -70,22 +70,33 @@ class RunPool:
     def _task_ended(self) -> None:
         self._in_task, self._last_task = False, time.monotonic()
 
-    def submit(self, run_id: int) -> str:
-        """Claim the run and start it on a thread; waits while the pool is full."""
+    def submit(self, *run_ids: int) -> str:
+        """Claim each run and start it on a thread, waiting while the pool is full. Runs
+        this worker will not take (it is stopping) are given back unclaimed: the
+        dispatcher sends them again."""
+        taken: list[str] = []
         try:
-            while not self._slots.acquire(timeout=0.5):
-                if self.stopping.is_set():
+            for run_id in run_ids:
+                if not self._wait_for_slot():
                     break
-            else:
-                if not self.stopping.is_set():
-                    return self._start(run_id)
-                self._slots.release()
-        except BaseException:  # SIGTERM while waiting for a slot
-            executor.give_back_unclaimed(run_id)
-            raise
-        # Stopping: this task's run was never claimed; the dispatcher sends it again.
-        executor.give_back_unclaimed(run_id)
-        return "worker stopping"
+                taken.append(self._start(run_id))
+        finally:  # also on SIGTERM while waiting for a slot
+            left = run_ids[len(taken) :]
+            if left:
+                executor.give_back_unclaimed(*left)
+        if len(run_ids) == 1:
+            return taken[0] if taken else "worker stopping"
+        return f"{taken.count('started')} of {len(run_ids)} started" + (" (worker stopping)" if left else "")
+
+    def _wait_for_slot(self) -> bool:
+        """Take a slot (False when the worker is stopping)."""
+        while not self._slots.acquire(timeout=0.5):
+            if self.stopping.is_set():
+                return False
+        if self.stopping.is_set():
+            self._slots.release()
+            return False
+        return True
 
     def _start(self, run_id: int) -> str:
         try:

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import F, Min
 from django.utils import timezone
@@ -32,15 +33,21 @@ logger = logging.getLogger(__name__)
 TASK_PATH = "agents.tasks.execute_run"
 
 
+def _task_name(run_ids: Sequence[int]) -> str:
+    return f"run-{run_ids[0]}" if len(run_ids) == 1 else f"runs-{run_ids[0]}-{run_ids[-1]}"
+
+
 def enqueue_runs(run_ids: Sequence[int]) -> int:
-    """Send the runs' tasks to the broker; returns how many were sent. If the broker is
-    down the runs stay queued with no task, and the dispatcher sends them again: nothing
-    is lost."""
+    """Send the runs to the broker, GRADENT_RUNS_PER_TASK to a task; returns how many runs
+    were sent. If the broker is down the runs stay queued with no task, and the dispatcher
+    sends them again: nothing is lost."""
     if not run_ids:
         return 0
+    size = settings.GRADENT_RUNS_PER_TASK
+    chunks = [tuple(run_ids[i : i + size]) for i in range(0, len(run_ids), size)]
     try:
         with transaction.atomic():
-            queueing.enqueue_many(TASK_PATH, [((run_id,), f"run-{run_id}") for run_id in run_ids])
+            queueing.enqueue_many(TASK_PATH, [(chunk, _task_name(chunk)) for chunk in chunks])
     except Exception:
         logger.exception("could not enqueue %s run(s); the dispatcher will retry", len(run_ids))
         Run.objects.filter(pk__in=run_ids, status=RunStatus.QUEUED).update(enqueued_at=None)

@@ -6,12 +6,13 @@ from agents import queueing
 from agents.executor import execute_run as _execute_run
 
 
-def execute_run(run_id: int) -> str:
-    """In a worker, claim the run and hand it to the process's pool (agents.pool), which
-    holds many runs at once; elsewhere (django-q2's sync mode, tests) run it here and now."""
+def execute_run(*run_ids: int) -> str:
+    """In a worker, claim the runs and hand them to the process's pool (agents.pool), which
+    holds many runs at once; elsewhere (django-q2's sync mode, tests) run them here and now.
+    A task carries one run or several started together (GRADENT_RUNS_PER_TASK)."""
     from agents import pool
 
     running = pool.current()
     if running is None or queueing.runs_inline():
-        return _execute_run(run_id)
-    return running.submit(run_id)
+        return ", ".join(_execute_run(run_id) for run_id in run_ids)
+    return running.submit(*run_ids)

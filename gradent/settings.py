@@ -376,6 +376,10 @@ GRADENT_QUEUED_STALE_SECONDS = env_int("GRADENT_QUEUED_STALE_SECONDS", 300, mini
 # Runs in flight per worker process: a run mostly waits on a model or a tool, so one
 # process holds many (a thread each). See docs/deploy.md for sizing.
 GRADENT_RUNS_PER_WORKER = env_int("GRADENT_RUNS_PER_WORKER", 100, minimum=1)
+# Runs started together (a tick's due schedules, a batch of webhook deliveries) travel to
+# the workers this many to a task: one task per run cost the dispatcher more than the
+# runs' rows, and each task costs django-q2's pusher and monitor a write.
+GRADENT_RUNS_PER_TASK = env_int("GRADENT_RUNS_PER_TASK", 20, minimum=1)
 GRADENT_WORKER_HEARTBEAT_SECONDS = env_float("GRADENT_WORKER_HEARTBEAT_SECONDS", 5.0)
 # A worker silent this long is lost: the dispatcher hands its runs back.
 GRADENT_WORKER_LOST_SECONDS = env_float("GRADENT_WORKER_LOST_SECONDS", 15.0)

@@ -48,6 +48,26 @@ def test_a_stopping_pool_gives_the_run_back_unclaimed():
     assert (run.status, run.attempt, run.enqueued_at) == (RunStatus.QUEUED, 0, None)  # the dispatcher resends it
 
 
+def test_a_task_of_several_runs_starts_what_fits_and_gives_back_the_rest_when_the_worker_stops(monkeypatch):
+    """A task carries up to GRADENT_RUNS_PER_TASK runs. The worker takes a slot for each;
+    when it stops while waiting for one, the runs not yet taken go back unclaimed."""
+    agent = make_agent(provider="scripted", provider_settings={"steps": [], "answer": "ok"}, overlap_policy="allow")
+    first, second, third = (queued_run(agent) for _ in range(3))
+    pool = RunPool(capacity=1)
+    # The first run takes the only slot and never gives it back (its thread is not
+    # started); the stop comes while the task waits for a slot for the second.
+    threading.Timer(0.3, pool.stopping.set).start()
+    started: list[int] = []
+    monkeypatch.setattr(threading.Thread, "start", lambda thread: started.append(thread._args[0].pk))
+    assert pool.submit(first.pk, second.pk, third.pk) == "1 of 3 started (worker stopping)"
+    assert started == [first.pk]
+    first.refresh_from_db()
+    assert (first.status, first.attempt) == (RunStatus.RUNNING, 1)
+    for run in (second, third):
+        run.refresh_from_db()
+        assert (run.status, run.attempt, run.enqueued_at) == (RunStatus.QUEUED, 0, None)  # sent again
+
+
 def running_on(worker: str, beat_seconds_ago: float, agent=None) -> Run:
     from datetime import timedelta
 
