@@ -10,7 +10,11 @@ does the same work with the same field methods, but:
   batch's runs share their agent, workspace, status, empty output …). Fields of any other
   class (an encrypted field, a user's own field) are prepared for every row, as the ORM
   does, so a secret is never encrypted once and shared;
-- the INSERTs hold as many rows as the database takes (SQLite's real variable limit).
+- the INSERTs hold as many rows as the database takes (SQLite's real variable limit);
+- on PostgreSQL the rows go in as one array per column (`INSERT … SELECT * FROM UNNEST`,
+  what bulk_create does there too), bound server-side: with Django's client-side binding
+  psycopg parses a statement of 34,000 placeholders, or writes each array out as text, in
+  Python (10,000 runs: 3.5 s of SQL before, 0.7 s now).
 
 `pre_save` is still called per row (so `auto_now_add` is exactly the ORM's), the primary
 keys come back with RETURNING and are set on the objects, and no signal is sent (like
@@ -25,6 +29,7 @@ from __future__ import annotations
 import decimal
 import uuid
 from collections.abc import Sequence
+from contextlib import contextmanager
 from datetime import date, datetime, time, timedelta
 
 from django.db import connections, models
@@ -86,16 +91,27 @@ def bulk_insert(objs: Sequence[models.Model], *, using: str = "default") -> None
     table = connection.ops.quote_name(opts.db_table)
     columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
     pk_column = connection.ops.quote_name(opts.pk.column)
-    one_row = "(" + ", ".join(["%s"] * len(fields)) + ")"
-    size = max(1, min(MAX_ROWS_PER_INSERT, _max_params(connection) // len(fields)))
+    unnest = _unnest_types(fields, connection)
+    if unnest:
+        # PostgreSQL: one array per column, as bulk_create does there (a statement of
+        # 34,000 placeholders costs psycopg more to parse than the rows cost to write).
+        source = "SELECT * FROM UNNEST(" + ", ".join(f"(%s)::{db_type}[]" for db_type in unnest) + ")"
+        size = MAX_ROWS_PER_INSERT
+    else:
+        one_row = "(" + ", ".join(["%s"] * len(fields)) + ")"
+        size = max(1, min(MAX_ROWS_PER_INSERT, _max_params(connection) // len(fields)))
     pks: list = []
-    with connection.cursor() as cursor:
+    with _cursor(connection, server_side=bool(unnest)) as cursor:
         for start in range(0, len(rows), size):
             batch = rows[start : start + size]
             # Names quoted by the backend, values as parameters.
-            values = ", ".join([one_row] * len(batch))
-            sql = f"INSERT INTO {table} ({columns}) VALUES {values} RETURNING {pk_column}"  # noqa: S608
-            cursor.execute(sql, [value for row in batch for value in row])
+            if unnest:
+                params = [list(column) for column in zip(*batch, strict=True)]
+            else:
+                source = "VALUES " + ", ".join([one_row] * len(batch))
+                params = [value for row in batch for value in row]
+            sql = f"INSERT INTO {table} ({columns}) {source} RETURNING {pk_column}"  # noqa: S608
+            cursor.execute(sql, params)
             pks.extend(pk for (pk,) in cursor.fetchall())
     if len(pks) != len(objs):  # cannot happen: one RETURNING row per inserted row
         raise RuntimeError(f"inserted {len(objs)} rows of {opts.label} and got {len(pks)} keys back")
@@ -122,6 +138,37 @@ def _row(obj: models.Model, fields, caches: dict, connection) -> list:
             cache[key] = prepared = field.get_db_prep_save(value, connection=connection)
             row.append(prepared)
     return row
+
+
+@contextmanager
+def _cursor(connection, *, server_side: bool):
+    """Django's cursor; on PostgreSQL a server-side binding one for the UNNEST arrays
+    (Django's cursors bind client-side: psycopg would write every array out as text in
+    Python), on the same connection and transaction, wrapped as Django wraps its own
+    (its error classes, query logging)."""
+    if not server_side:
+        with connection.cursor() as cursor:
+            yield cursor
+        return
+    import psycopg
+
+    connection.ensure_connection()
+    raw = psycopg.Cursor(connection.connection)
+    wrapped = connection.make_debug_cursor(raw) if connection.queries_logged else connection.make_cursor(raw)
+    with wrapped as cursor:
+        yield cursor
+
+
+def _unnest_types(fields, connection) -> list[str] | None:
+    """The columns' array element types when the rows can go in as UNNEST arrays (the
+    conditions bulk_create checks on PostgreSQL), else None."""
+    if connection.vendor != "postgresql":
+        return None
+    for field in fields:
+        if (field.target_field if field.is_relation else field).get_internal_type() not in connection.data_types:
+            return None
+    # Without the type's parameters, so nothing is truncated (varchar[], not varchar(50)[]).
+    return [field.db_type(connection).split("(")[0] for field in fields]
 
 
 def _max_params(connection) -> int:
