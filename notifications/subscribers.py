@@ -23,8 +23,8 @@ def on_run_event(*, event: str, run, **kwargs) -> None:
     channels = subscribed_channels(run.workspace_id, event, agent_id=run.agent_id)
     if channels:
         notify_channels(channels, event, run_context(run), run_id=run.pk)
-    if event in (events.RUN_SUCCEEDED, events.RUN_FAILED):
-        report_dropped(run)
+    if event in (events.RUN_SUCCEEDED, events.RUN_FAILED) and run.tool_call_count:
+        report_dropped(run)  # only tool-call messages are ever dropped
 
 
 def on_agent_auto_paused(*, event: str, agent, reason: str = "", **kwargs) -> None:
