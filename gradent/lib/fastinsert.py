@@ -95,7 +95,8 @@ def bulk_insert(objs: Sequence[models.Model], *, using: str = "default") -> None
     if unnest:
         # PostgreSQL: one array per column, as bulk_create does there (a statement of
         # 34,000 placeholders costs psycopg more to parse than the rows cost to write).
-        source = "SELECT * FROM UNNEST(" + ", ".join(f"(%s)::{db_type}[]" for db_type in unnest) + ")"
+        types = ", ".join(f"(%s)::{db_type}[]" for db_type in unnest)  # the fields' own types
+        source = f"SELECT * FROM UNNEST({types})"  # noqa: S608
         size = MAX_ROWS_PER_INSERT
     else:
         one_row = "(" + ", ".join(["%s"] * len(fields)) + ")"
@@ -110,7 +111,7 @@ def bulk_insert(objs: Sequence[models.Model], *, using: str = "default") -> None
             else:
                 source = "VALUES " + ", ".join([one_row] * len(batch))
                 params = [value for row in batch for value in row]
-            sql = f"INSERT INTO {table} ({columns}) {source} RETURNING {pk_column}"  # noqa: S608
+            sql = f"INSERT INTO {table} ({columns}) {source} RETURNING {pk_column}"
             cursor.execute(sql, params)
             pks.extend(pk for (pk,) in cursor.fetchall())
     if len(pks) != len(objs):  # cannot happen: one RETURNING row per inserted row
