@@ -91,7 +91,8 @@ def bulk_insert(objs: Sequence[models.Model], *, using: str = "default") -> None
     table = connection.ops.quote_name(opts.db_table)
     columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
     pk_column = connection.ops.quote_name(opts.pk.column)
-    unnest = _unnest_types(fields, connection)
+    # One row costs the same either way, and a plain VALUES is cheaper to plan and bind.
+    unnest = _unnest_types(fields, connection) if len(objs) > 1 else None
     if unnest:
         # PostgreSQL: one array per column, as bulk_create does there (a statement of
         # 34,000 placeholders costs psycopg more to parse than the rows cost to write).
