@@ -209,21 +209,25 @@ def throughput(n: int, work_dir: Path, repeat: int) -> dict:
 
 # --- (c) idle memory of `up` -----------------------------------------------------------------
 def describe(proc, root_pid: int) -> str:
-    """A short label: forked qcluster processes share one command line, so use the tree."""
+    """A short label, from the process titles `up`, gunicorn and django-q2 set; django-q2's
+    main process and its sentinel share one, so use the tree there."""
     if proc.pid == root_pid:
-        return "up (supervisor)"
+        return "up (supervisor, dispatcher)"
     text = " ".join(proc.cmdline())
-    parent = proc.parent()
-    parent_text = " ".join(parent.cmdline()) if parent else ""
-    if "gunicorn" in text:
-        return "web: gunicorn worker" if "gunicorn" in parent_text else "web: gunicorn master"
+    if "gunicorn: worker" in text:
+        return "web: gunicorn worker"
+    if "gunicorn: master" in text:
+        return "web: gunicorn master"
     if "manage.py dispatch" in text:
         return "dispatcher"
-    if "manage.py qcluster" in text:
+    if "qcluster" in text:
+        role = text.split()[-1]
+        if role in ("monitor", "pusher"):
+            return f"qcluster: {role}"
         if proc.ppid() == root_pid:
             return "qcluster: main"
-        grandparent = parent.ppid() if parent else None
-        return "qcluster: sentinel" if grandparent == root_pid else "qcluster: worker/monitor/pusher"
+        parent = proc.parent()
+        return "qcluster: sentinel" if parent and parent.ppid() == root_pid else "qcluster: worker"
     return text[:60] or proc.name()
 
 

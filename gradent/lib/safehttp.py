@@ -470,16 +470,20 @@ class _Watchdog:
     model.) Finished guards are dropped when they reach the front of the heap."""
 
     def __init__(self) -> None:
+        self._count = itertools.count()
+        self._forget()
+        # A forked child has no watchdog thread, and the copy of the lock may be held by
+        # the parent's: it starts afresh.
+        os.register_at_fork(after_in_child=self._forget)
+
+    def _forget(self) -> None:
         self._cond = threading.Condition()
         self._heap: list[tuple[float, int, _Guard]] = []
-        self._count = itertools.count()
         self._thread: threading.Thread | None = None
-        self._pid = 0
 
     def watch(self, guard: _Guard) -> None:
         with self._cond:
-            if self._thread is None or self._pid != os.getpid() or not self._thread.is_alive():
-                self._pid, self._heap = os.getpid(), []  # a forked child starts its own
+            if self._thread is None or not self._thread.is_alive():
                 self._thread = threading.Thread(target=self._run, name="safehttp-watchdog", daemon=True)
                 self._thread.start()
             heapq.heappush(self._heap, (guard.deadline, next(self._count), guard))

@@ -5,6 +5,8 @@ from __future__ import annotations
 import datetime
 import ipaddress
 import json
+import os
+import signal
 import socket
 import ssl
 import threading
@@ -510,6 +512,47 @@ def test_it_cuts_off_a_trickling_server_at_the_total_timeout(server: str, allow,
         safehttp.request("GET", f"{server}{path}", timeout=(1.0, 1.0))
     elapsed = time.monotonic() - started
     assert 0.8 < elapsed < 5.0
+
+
+def test_a_forked_child_cuts_off_a_trickling_server_though_the_parent_held_the_watchdog(server: str, allow) -> None:
+    """`up` forks its children while its own threads may be using the safe client: the
+    child gets a copy of the watchdog's lock, held or not, and must start its own."""
+    allow("127.0.0.0/8")
+    safehttp.request("GET", f"{server}/json", timeout=5.0)  # the parent's watchdog thread runs
+    holding, release = threading.Event(), threading.Event()
+
+    def hold_the_lock() -> None:
+        with safehttp._watchdog._cond:
+            holding.set()
+            release.wait(10)
+
+    holder = threading.Thread(target=hold_the_lock)
+    holder.start()
+    holding.wait(5)
+    pid = os.fork()
+    if pid == 0:  # the child: cut off in time, or a non-zero exit code
+        code = 1
+        try:
+            started = time.monotonic()
+            try:
+                safehttp.request("GET", f"{server}/trickle", timeout=(1.0, 1.0))
+            except requests.exceptions.Timeout:
+                code = 0 if time.monotonic() - started < 5 else 2
+        finally:
+            os._exit(code)
+    release.set()
+    holder.join()
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            break
+        time.sleep(0.05)
+    else:
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+        pytest.fail("the forked child hung on the watchdog's lock")
+    assert os.waitstatus_to_exitcode(status) == 0
 
 
 def test_it_raises_connection_error_when_refused(allow) -> None:

@@ -241,7 +241,7 @@ def test_up_starts_and_stops_the_process_group(tmp_path, start_service):
     def group_complete():
         commands = [" ".join(proc.cmdline()) for proc in up.descendants()]
         web = [c for c in commands if "gunicorn" in c]
-        cluster = [c for c in commands if "manage.py qcluster" in c]
+        cluster = [c for c in commands if "qcluster" in c]
         return web and len(cluster) >= 6 and commands
 
     wait_for(group_complete, timeout=15, what="the web server and all cluster processes")

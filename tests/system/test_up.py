@@ -28,7 +28,7 @@ def cluster_and_web(up) -> list[psutil.Process] | None:
     processes = up.descendants()
     commands = [" ".join(proc.cmdline()) for proc in processes if proc.is_running()]
     web = [c for c in commands if "gunicorn" in c]
-    cluster = [c for c in commands if "manage.py qcluster" in c]
+    cluster = [c for c in commands if "qcluster" in c]
     return processes if web and len(cluster) >= 6 else None
 
 

@@ -1,11 +1,14 @@
 """`manage.py up`: the whole product on one machine, as one process group.
 
-Migrates, makes sure there is an admin, then starts gunicorn (web) and a django-q2 cluster
-as children and runs the dispatcher loop in a thread of its own (this process has Django
-loaded already; a separate dispatcher process would cost ~80 MB more at idle). It
-supervises all three: one that dies is restarted, one that keeps dying stops the group
-with a clear message. Ctrl-C / SIGTERM stop everything cleanly; a `kill -9` of `up` stops
-the children too (they get SIGTERM from the kernel: gradent.lib.procs.die_with_parent).
+Migrates, makes sure there is an admin, then forks two children, gunicorn (web) and a
+django-q2 cluster, and runs the dispatcher loop in a thread of its own. The children share
+the pages this process loaded (Django, the apps, their libraries) instead of loading their
+own copies: idle, the whole group takes ~190 MB (PSS) against ~310 MB with children started
+as new interpreters (bench/run_throughput.py). It supervises all three: one that dies is
+restarted, one that keeps dying stops the group with a clear message. Ctrl-C / SIGTERM stop
+everything cleanly; a `kill -9` of `up` stops the children too (they get SIGTERM from the
+kernel: gradent.lib.procs.fork_child). In ps they are "gradent up", "gunicorn: master
+[gradent web]", "gunicorn: worker [gradent web]" and django-q2's "qcluster …".
 
 The terminal gets the start-up lines, warnings and errors; per-request and per-task lines
 only with --verbose. "Gradent is up" is printed once the port answers, the admin's
@@ -21,14 +24,26 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
+from django.db import connections
 
-from gradent.lib.procs import die_with_parent, port_answers, port_in_use, port_owner
+from gradent.lib.procs import (
+    ForkedChild,
+    fork_child,
+    limit_malloc_arenas,
+    port_answers,
+    port_in_use,
+    port_owner,
+    set_title,
+)
 
 MAX_RESTARTS = 5
 RESTART_WINDOW = 60.0
@@ -37,47 +52,73 @@ STOP_TIMEOUT = 15.0
 WORKERS_READY_TIMEOUT = 30.0
 
 
-def child_env() -> dict[str, str]:
-    """The children's environment. A worker holds many runs on threads, and glibc gives
-    threads arenas of their own (up to 8 per core), which keep freed memory: two arenas
-    cost little speed and save ~100 MB per busy worker (bench/llm_concurrency.py)."""
-    env = dict(os.environ)
-    env.setdefault("MALLOC_ARENA_MAX", "2")
-    return env
-
-
 @dataclass
 class Child:
+    """A child forked from `up` (gradent.lib.procs.fork_child) that runs `main`."""
+
     name: str
-    argv: list[str]
-    process: subprocess.Popen | None = None
+    main: Callable[[], object]
+    process: ForkedChild | None = None
     restarts: list[float] = field(default_factory=list)
 
     def start(self) -> None:
-        # Own process group: a child's own children (gunicorn and qcluster workers) are
-        # stopped together, and a terminal's Ctrl-C reaches them only through us. Being in
-        # a session of its own, nothing would stop it if we were killed outright: the
-        # kernel sends it SIGTERM then (its own children follow, as on a normal stop).
-        # Children are started from the main thread only: the signal comes when the
-        # starting thread ends.
-        self.process = subprocess.Popen(
-            self.argv, start_new_session=True, env=child_env(), preexec_fn=die_with_parent()
-        )
+        connections.close_all()  # the child opens its own
+        self.process = fork_child(self.main, title=f"gradent {self.name}")
 
     def alive(self) -> bool:
         return self.process is not None and self.process.poll() is None
 
     def terminate(self) -> None:
-        # Only the leader: gunicorn's master and django-q2's sentinel stop their own
+        # Only the leader: gunicorn's master and django-q2's main process stop their own
         # children in order; signalling the whole group would cut that short.
         if self.alive():
-            self.process.terminate()
+            self.process.send_signal(signal.SIGTERM)
 
     def kill(self) -> None:
         try:
             os.killpg(self.process.pid, signal.SIGKILL)
         except ProcessLookupError:
             pass
+
+
+def serve_web(bind: str, workers: int, access_log: bool) -> None:
+    """gunicorn's master, in a child of `up`: its workers fork from it with the
+    application `up` loaded already."""
+    from gunicorn.app.base import BaseApplication
+
+    from gradent import gunicorn_conf
+
+    class Web(BaseApplication):
+        def load_config(self) -> None:
+            # What `gunicorn -c python:gradent.gunicorn_conf` reads, then `up`'s options.
+            for key, value in vars(gunicorn_conf).items():
+                if key in self.cfg.settings:
+                    self.cfg.set(key, value)
+            self.cfg.set("bind", [bind])
+            self.cfg.set("workers", workers)
+            self.cfg.set("proc_name", "gradent web")
+            if access_log:
+                self.cfg.set("accesslog", "-")
+
+        def load(self):
+            from gradent.wsgi import application
+
+            return application
+
+    Web().run()
+
+
+def run_workers() -> None:
+    """`manage.py qcluster`, in a child of `up`: the cluster's own processes fork from it.
+    django-q2 returns once its sentinel runs; the process lasts as long as the sentinel
+    (as `qcluster` itself does, through multiprocessing's exit handler)."""
+    import multiprocessing
+
+    from django.core.management import call_command
+
+    call_command("qcluster")
+    for process in multiprocessing.active_children():
+        process.join()
 
 
 class DispatcherThread:
@@ -117,6 +158,20 @@ class DispatcherThread:
         self.stop_event.set()
         if self.thread is not None:
             self.thread.join(timeout=STOP_TIMEOUT)
+
+    @contextmanager
+    def paused(self) -> Iterator[None]:
+        """Stopped while `up` forks a child again: a forked child gets a copy of every lock,
+        and one the dispatcher held (in SQLite, in the safe client) would stay held there."""
+        running = self.alive()
+        if running:
+            self.stop()
+        try:
+            yield
+        finally:
+            if running and not self.alive():
+                self.stop_event.clear()
+                self.start()
 
 
 def serve_own_address(host: str, port: int) -> list[str]:
@@ -173,14 +228,14 @@ class Command(BaseCommand):
             # Links in messages (no request to take the address from) point where we listen.
             shown = "localhost" if host in ("0.0.0.0", "::", "") else host  # noqa: S104 (a name, not a bind)
             os.environ["GRADENT_UP_URL"] = settings.SITE_URL = f"http://{shown}:{port}"
-        web = [sys.executable, "-m", "gunicorn", "gradent.wsgi:application", "--bind", f"{host}:{port}"]
-        web += ["--config", "python:gradent.gunicorn_conf", "--workers", str(web_workers)]
-        web += ["--worker-class", "gthread", "--threads", "4", "--graceful-timeout", "10", "--no-control-socket"]
-        if verbose:
-            web += ["--access-logfile", "-"]
+        set_title(f"gradent up {host}:{port}")
+        limit_malloc_arenas()
+        import gradent.wsgi  # noqa: F401  (loaded once here, shared with the web workers)
+
+        bind = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
         children = [
-            Child("web", web),
-            Child("workers", [sys.executable, manage, "qcluster"]),
+            Child("web", partial(serve_web, bind, web_workers, verbose)),
+            Child("workers", run_workers),
         ]
         stopping = False
 
@@ -224,7 +279,8 @@ class Command(BaseCommand):
                     break
                 child.restarts.append(now)
                 self.stderr.write(f"{child.name} exited with code {code}; restarting it.")
-                child.start()
+                with dispatcher.paused():
+                    child.start()
 
         if not admin_shown:
             # Stopped before the workers were ready: a generated password is shown only now.
