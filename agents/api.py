@@ -88,7 +88,6 @@ class AgentViewSet(WorkspaceScopedMixin, viewsets.ModelViewSet):
         if run.status == RunStatus.SKIPPED:
             quota = skip_code(run) == SkipCode.QUOTA
             code = status.HTTP_429_TOO_MANY_REQUESTS if quota else status.HTTP_409_CONFLICT
-        run.refresh_from_db()
         return Response(RunSerializer(run).data, status=code)
 
     @extend_schema(request=None, responses=AgentSerializer)
