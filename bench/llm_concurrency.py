@@ -103,6 +103,7 @@ def sample_memory(root_pid: int, peaks: dict, stop: threading.Event) -> None:
     import psutil
     from run_throughput import describe
 
+    cpu: dict[int, tuple[str, float, float]] = {}  # pid: (label, CPU seconds at the first and last sample)
     while not stop.wait(0.5):
         rss = pss = 0.0
         parts = []
@@ -113,17 +114,30 @@ def sample_memory(root_pid: int, peaks: dict, stop: threading.Event) -> None:
                     info = proc.memory_full_info()
                     label = describe(proc, root_pid)
                     threads = proc.num_threads()
+                    times = proc.cpu_times()
                 except psutil.NoSuchProcess:
                     continue
+                seconds = times.user + times.system
+                cpu[proc.pid] = (label, cpu.get(proc.pid, (label, seconds))[1], seconds)
                 rss += info.rss / 2**20
                 pss += getattr(info, "pss", info.rss) / 2**20
                 parts.append([label, threads, round(getattr(info, "pss", info.rss) / 2**20, 1)])
         except psutil.NoSuchProcess:
             return
+        by_label: dict[str, float] = {}
+        for label, first, last in cpu.values():
+            by_label[label] = by_label.get(label, 0.0) + last - first
+        # CPU seconds each kind of process spent during the scenario (a process that
+        # exited counts up to its last sample).
+        peaks["cpu_s"] = {label: round(seconds, 1) for label, seconds in sorted(by_label.items())}
         peaks["rss_mb"] = max(peaks.get("rss_mb", 0), round(rss, 1))
         if pss > peaks.get("pss_mb", 0):
             peaks["pss_mb"] = round(pss, 1)
             peaks["processes"] = parts  # [process, threads, PSS MB] at the PSS peak
+
+
+def p50_p90_max(values: list[float]) -> list[float]:
+    return [round(values[len(values) // 2], 2), round(values[int(len(values) * 0.9)], 2), round(values[-1], 2)]
 
 
 def scenario(api: Api, agent_id: int, n: int, per_run: float, up: Service, task: str = "answer") -> dict:
@@ -156,6 +170,9 @@ def scenario(api: Api, agent_id: int, n: int, per_run: float, up: Service, task:
     stop.set()
     sampler.join()
     in_flight = n * per_run / wall
+    times = list(Run.objects.filter(pk__in=ids).values_list("created", "started_at", "finished_at"))
+    held = sorted((finished - started).total_seconds() for _, started, finished in times)
+    queued = sorted((started - created).total_seconds() for created, started, _ in times)
     return {
         "n": n,
         "seconds_per_run_waiting": per_run,
@@ -163,9 +180,14 @@ def scenario(api: Api, agent_id: int, n: int, per_run: float, up: Service, task:
         "api_starts_s": round(started_all, 2),
         "in_flight": round(in_flight, 1),
         "most_running_seen": most_running,
+        # How long each run held its worker slot (claimed → finished), against per_run.
+        "running_s_p50_p90_max": p50_p90_max(held),
+        # How long each run waited in the queue (created → claimed).
+        "queued_s_p50_p90_max": p50_p90_max(queued),
         "peak_rss_mb_up_group": peaks.get("rss_mb"),
         "peak_pss_mb_up_group": peaks.get("pss_mb"),
         "at_peak_process_threads_pss_mb": peaks.get("processes"),
+        "cpu_s_by_process": peaks.get("cpu_s"),
     }
 
 

@@ -194,7 +194,7 @@ class Command(BaseCommand):
         parser.add_argument("--port", type=int, default=8000)
         parser.add_argument("--host", default=os.environ.get("GRADENT_HOST", "127.0.0.1"))
         parser.add_argument("--demo", action="store_true", help="Create example agents that need no API key.")
-        parser.add_argument("--web-workers", type=int, default=1, help="gunicorn processes (threads: 4 each).")
+        parser.add_argument("--web-workers", type=int, default=2, help="gunicorn processes (threads: 4 each).")
         parser.add_argument(
             "--verbose",
             action="store_true",
