@@ -109,6 +109,8 @@ def fork_child(main: Callable[[], object], *, title: str) -> ForkedChild:
     gc.collect()
     gc.freeze()  # the collector would otherwise write to every shared object's header
     deathsig = die_with_parent()
+    sys.stdout.flush()  # or the child writes what is still buffered a second time
+    sys.stderr.flush()
     pid = os.fork()
     if pid:
         return ForkedChild(pid)

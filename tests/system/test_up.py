@@ -109,6 +109,21 @@ def test_up_prints_up_once_the_port_answers_and_the_credentials_last_and_quietly
     stop_and_check_group(again)
 
 
+def test_up_writes_each_line_at_once_and_once_into_a_file(tmp_path, start_service):
+    """As under systemd or `up > log`: no PYTHONUNBUFFERED, the output a file. Lines come
+    as they are written, and nothing buffered before the fork is written again by a child."""
+    port = free_port()
+    env = up_env(tmp_path / "data", DJANGO_SUPERUSER_PASSWORD="x-Pw-1")
+    del env["PYTHONUNBUFFERED"]
+    up = start_service("up", "up", "--port", str(port), "--demo", env=env)
+    wait_for(lambda: "Gradent is up" in up.output(), timeout=90, interval=0.1, what="Gradent is up")
+    wait_for(lambda: "First admin account" in up.output(), timeout=60, what="the admin line")
+    stop_and_check_group(up)
+    output = up.output()
+    for line in ("Gradent: data in", "Demo: 3 example agents", "Gradent is up", "First admin account", "Stopped."):
+        assert output.count(line) == 1, output
+
+
 def test_up_verbose_logs_every_request_and_task(tmp_path, start_service):
     port = free_port()
     up = start_service("up", "up", "--port", str(port), "--demo", "--verbose", env=up_env(tmp_path / "data"))

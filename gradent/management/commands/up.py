@@ -202,6 +202,10 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, port: int, host: str, demo: bool, web_workers: int, verbose: bool, **options) -> None:
+        # A line is written when it ends, also into a pipe or a file (systemd's journal, a
+        # log file): Python buffers 8 KiB there, and "Gradent is up" would wait for it.
+        for stream in (sys.stdout, sys.stderr):
+            stream.reconfigure(line_buffering=True)
         if port_in_use(host, port):
             owner = port_owner(port)
             raise CommandError(
