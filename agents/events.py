@@ -95,9 +95,9 @@ def ask(question: str, **payload) -> Any:
 
 @contextmanager
 def batch() -> Iterator[None]:
-    """Publish many events together (a batch of skipped fires, or the events of one run):
-    while it lasts, subscribers may keep what they looked up (see `remember`), so
-    thousands of events do not cost thousands of identical queries."""
+    """Publish many events together (a batch of skipped fires): while it lasts,
+    subscribers may keep what they looked up (see `remember`), so thousands of events
+    do not cost thousands of identical queries."""
     token = _batch.set({})
     try:
         yield

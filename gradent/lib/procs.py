@@ -117,10 +117,12 @@ def fork_child(main: Callable[[], object], *, title: str) -> ForkedChild:
     code = 1
     try:
         os.setsid()
-        if deathsig is not None:
-            deathsig()
+        # The default handlers first: the death signal may come at once (the parent is
+        # gone already), and the parent's handlers would only take note of it.
         for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
             signal.signal(signum, signal.SIG_DFL)
+        if deathsig is not None:
+            deathsig()
         set_title(title)
         main()
         code = 0
@@ -129,8 +131,11 @@ def fork_child(main: Callable[[], object], *, title: str) -> ForkedChild:
     except BaseException:
         traceback.print_exc()
     finally:
-        sys.stdout.flush()
-        sys.stderr.flush()
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                stream.flush()
+            except BaseException:  # noqa: S110 (a closed pipe must not keep us in the parent's code)
+                pass
         os._exit(code)  # never back into the parent's stack
 
 

@@ -17,6 +17,7 @@ import subprocess
 import time
 import urllib.error
 import urllib.request
+from datetime import UTC, datetime
 
 import psutil
 import pytest
@@ -296,6 +297,16 @@ def test_up_restarts_a_crashed_child(tmp_path, start_service):
     web = next(p for p in psutil.Process(up.pid).children() if "gunicorn" in " ".join(p.cmdline()))
     os.killpg(web.pid, signal.SIGKILL)  # the web server's master and its worker
     wait_for(lambda: "web exited with code" in up.output(), timeout=10, what="`up` to notice the crash")
+    noticed = datetime.now(UTC)
     wait_for(healthy, timeout=60, interval=0.25, what="/healthz to answer 200 again")
+    # `up` paused its dispatcher thread to fork the web server again: it beats again.
+    wait_for(
+        lambda: datetime.fromisoformat(healthy()["dispatcher"]["last_beat"]) > noticed,
+        timeout=30,
+        interval=0.25,
+        what="the dispatcher to beat after the restart",
+    )
+    assert up.output().count("web exited with code") == 1, up.output()
+    assert "the dispatcher stopped" not in up.output(), up.output()
     assert up.alive()
     stop_and_check_group(up)

@@ -128,6 +128,7 @@ class DispatcherThread:
         self.restarts: list[float] = []
 
     def start(self) -> None:
+        self.stop_event.clear()
         self.thread = threading.Thread(target=self._run, name="dispatcher", daemon=True)
         self.thread.start()
 
@@ -160,17 +161,18 @@ class DispatcherThread:
             self.thread.join(timeout=STOP_TIMEOUT)
 
     @contextmanager
-    def paused(self) -> Iterator[None]:
+    def paused(self) -> Iterator[bool]:
         """Stopped while `up` forks a child again: a forked child gets a copy of every lock,
-        and one the dispatcher held (in SQLite, in the safe client) would stay held there."""
+        and one the dispatcher held (in SQLite, in the safe client) would stay held there.
+        Yields False when the thread did not stop in time (a tick longer than
+        STOP_TIMEOUT): then do not fork now."""
         running = self.alive()
         if running:
             self.stop()
         try:
-            yield
+            yield not self.alive()
         finally:
             if running and not self.alive():
-                self.stop_event.clear()
                 self.start()
 
 
@@ -281,9 +283,11 @@ class Command(BaseCommand):
                         f"{RESTART_WINDOW:.0f} s; stopping Gradent. See its output above."
                     )
                     break
-                child.restarts.append(now)
-                self.stderr.write(f"{child.name} exited with code {code}; restarting it.")
-                with dispatcher.paused():
+                with dispatcher.paused() as quiet:
+                    if not quiet:
+                        continue  # the next pass tries again
+                    child.restarts.append(now)
+                    self.stderr.write(f"{child.name} exited with code {code}; restarting it.")
                     child.start()
 
         if not admin_shown:
