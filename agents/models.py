@@ -294,6 +294,14 @@ class RunQuerySet(models.QuerySet):
             .filter(Q(enqueued_at__isnull=True) | Q(enqueued_at__lte=stale))
         )
 
+    def waiting(self, agent_id: int) -> RunQuerySet:
+        """The agent's queued runs whose task was not sent and that wait for no time: a
+        queue_one run waiting for the running one to end. Oldest first (index
+        run_waiting)."""
+        return self.filter(
+            agent_id=agent_id, status=RunStatus.QUEUED, enqueued_at__isnull=True, not_before__isnull=True
+        ).order_by("id")
+
     def stuck_running(self, now=None) -> RunQuerySet:
         return self.filter(status=RunStatus.RUNNING, deadline_at__lt=now or timezone.now())
 
@@ -356,6 +364,11 @@ class Run(models.Model):
             models.Index(fields=["agent", "-id"], name="run_agent_recent"),
             # Run list per workspace filtered by status.
             models.Index(fields=["workspace", "status", "-id"], name="run_workspace_status"),
+            # A finished run looks for the run waiting on it (queue_one): without this the
+            # look-up walked the agent's whole history, on every finished run.
+            models.Index(
+                fields=["agent", "id"], name="run_waiting", condition=Q(status="queued", enqueued_at__isnull=True)
+            ),
         ]
         constraints = [
             models.CheckConstraint(condition=Q(status__in=RunStatus.values), name="run_status_valid"),

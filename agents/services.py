@@ -419,13 +419,7 @@ def agent_record_outcome(*, agent_id: int, succeeded: bool) -> None:
 def release_waiting_run(*, agent_id: int) -> None:
     """After a run ends, send the one run that waited for it (overlap policy queue_one)."""
     # Usually none waits: look for it first (one query per finished run, not two).
-    waiting = (
-        Run.objects.filter(agent_id=agent_id, status=RunStatus.QUEUED, enqueued_at__isnull=True)
-        .filter(not_before__isnull=True)
-        .order_by("id")
-        .only("pk")
-        .first()
-    )
+    waiting = Run.objects.waiting(agent_id).only("pk").first()
     if waiting is None or Run.objects.filter(agent_id=agent_id, status=RunStatus.RUNNING).exists():
         return
     if Run.objects.filter(pk=waiting.pk, enqueued_at__isnull=True).update(enqueued_at=timezone.now(), reason=""):

@@ -440,3 +440,20 @@ def test_the_dispatcher_ticks_again_at_once_only_when_a_batch_was_full(monkeypat
     monkeypatch.setattr(dispatcher, "sources", lambda: [Fixed("a", 2), Fixed("b", 3)])
     result = dispatcher.tick()
     assert (result.done, result.more) == (5, True)
+
+
+def test_a_finished_run_finds_the_run_waiting_on_it_by_its_index_not_the_agents_history():
+    """release_waiting_run runs after every run: reading the agent's whole history each
+    time (through run_agent_recent) cost O(runs ever) per run."""
+    from django.db import connection
+
+    query = Run.objects.waiting(make_agent().pk).only("pk")[:1]
+    sql, params = query.query.sql_with_params()
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute("SET LOCAL enable_seqscan = off")  # an empty table: make it choose
+            cursor.execute("EXPLAIN " + sql, params)
+        else:
+            cursor.execute("EXPLAIN QUERY PLAN " + sql, params)
+        plan = " ".join(str(row) for row in cursor.fetchall())
+    assert "run_waiting" in plan, plan
