@@ -22,11 +22,12 @@ TCP_LISTEN = "0A"
 
 
 def die_with_parent(signum: int = signal.SIGTERM) -> Callable[[], None] | None:
-    """A preexec_fn that has the kernel send `signum` to the child when the thread that
-    started it ends (PR_SET_PDEATHSIG): a `kill -9` of the parent leaves no orphan behind.
+    """A function for the child to call right after the fork, that has the kernel send
+    `signum` to it when the thread that forked it ends (PR_SET_PDEATHSIG): a `kill -9` of
+    the parent leaves no orphan behind.
 
-    Call it, and start the child, from a thread that lives as long as the parent (its main
-    thread). The function is resolved before the fork: the child only makes the call."""
+    Get it, and fork, from a thread that lives as long as the parent (its main thread). It
+    is resolved before the fork: the child only makes the call."""
     if not sys.platform.startswith("linux"):
         return None
     try:
@@ -66,23 +67,20 @@ class ForkedChild:
         self.returncode: int | None = None
 
     def poll(self) -> int | None:
+        return self._reap(os.WNOHANG)
+
+    def wait(self) -> int:
+        return self._reap(0)
+
+    def _reap(self, flags: int) -> int | None:
         if self.returncode is None:
             try:
-                pid, status = os.waitpid(self.pid, os.WNOHANG)
+                pid, status = os.waitpid(self.pid, flags)
             except ChildProcessError:
                 self.returncode = -1
             else:
                 if pid:
                     self.returncode = os.waitstatus_to_exitcode(status)
-        return self.returncode
-
-    def wait(self) -> int:
-        if self.returncode is None:
-            try:
-                _, status = os.waitpid(self.pid, 0)
-                self.returncode = os.waitstatus_to_exitcode(status)
-            except ChildProcessError:
-                self.returncode = -1
         return self.returncode
 
     def send_signal(self, signum: int) -> None:
@@ -109,8 +107,7 @@ def fork_child(main: Callable[[], object], *, title: str) -> ForkedChild:
     gc.collect()
     gc.freeze()  # the collector would otherwise write to every shared object's header
     deathsig = die_with_parent()
-    sys.stdout.flush()  # or the child writes what is still buffered a second time
-    sys.stderr.flush()
+    _flush_stdio()  # or the child writes what is still buffered a second time
     pid = os.fork()
     if pid:
         return ForkedChild(pid)
@@ -131,12 +128,18 @@ def fork_child(main: Callable[[], object], *, title: str) -> ForkedChild:
     except BaseException:
         traceback.print_exc()
     finally:
-        for stream in (sys.stdout, sys.stderr):
-            try:
-                stream.flush()
-            except BaseException:  # noqa: S110 (a closed pipe must not keep us in the parent's code)
-                pass
+        _flush_stdio()
         os._exit(code)  # never back into the parent's stack
+
+
+def _flush_stdio() -> None:
+    """Flush stdout and stderr; a closed pipe must not raise (in a forked child it would
+    carry the child back into the parent's code)."""
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except BaseException:  # noqa: S110
+            pass
 
 
 def set_title(title: str) -> None:
