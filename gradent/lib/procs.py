@@ -96,8 +96,8 @@ def fork_child(main: Callable[[], object], *, title: str) -> ForkedChild:
     until one side writes them, instead of loading its own copy as a new interpreter
     would: a third less memory for `up` (bench/run_throughput.py, idle PSS). It leads a
     session of its own (its own children are stopped together, and a terminal's Ctrl-C
-    reaches it only through us), gets SIGTERM from the kernel when the forking thread
-    ends (PR_SET_PDEATHSIG: a `kill -9` of the parent leaves no orphan), and starts with
+    reaches it only through us), gets one SIGTERM when the forking thread ends
+    (PR_SET_PDEATHSIG: a `kill -9` of the parent leaves no orphan), and starts with
     the default SIGINT and SIGTERM handlers. Its exit code is main()'s SystemExit code,
     0 when main() returns, 1 when it raises.
 
@@ -106,7 +106,12 @@ def fork_child(main: Callable[[], object], *, title: str) -> ForkedChild:
     open: the child must open its own."""
     gc.collect()
     gc.freeze()  # the collector would otherwise write to every shared object's header
-    deathsig = die_with_parent()
+    # The kernel sends the death signal each time a thread of ours that is the child's
+    # parent ends, and as the group dies it passes the child from thread to thread: one
+    # SIGTERM per thread. django-q2's handler, entered a second time while the first is
+    # inside its stop, deadlocks on its own lock and the cluster outlives us. So the
+    # kernel sends a signal of our own, turned into one SIGTERM.
+    deathsig = die_with_parent(PARENT_DIED)
     _flush_stdio()  # or the child writes what is still buffered a second time
     pid = os.fork()
     if pid:
@@ -118,6 +123,7 @@ def fork_child(main: Callable[[], object], *, title: str) -> ForkedChild:
         # gone already), and the parent's handlers would only take note of it.
         for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
             signal.signal(signum, signal.SIG_DFL)
+        signal.signal(PARENT_DIED, _terminate_once())
         if deathsig is not None:
             deathsig()
         set_title(title)
@@ -130,6 +136,21 @@ def fork_child(main: Callable[[], object], *, title: str) -> ForkedChild:
     finally:
         _flush_stdio()
         os._exit(code)  # never back into the parent's stack
+
+
+PARENT_DIED = signal.SIGRTMIN  # no library we run uses it
+
+
+def _terminate_once() -> Callable[[int, object], None]:
+    sent = False
+
+    def handler(signum: int, frame: object) -> None:
+        nonlocal sent
+        if not sent:
+            sent = True
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    return handler
 
 
 def _flush_stdio() -> None:
