@@ -173,6 +173,11 @@ def scenario(api: Api, agent_id: int, n: int, per_run: float, up: Service, task:
     times = list(Run.objects.filter(pk__in=ids).values_list("created", "started_at", "finished_at"))
     held = sorted((finished - started).total_seconds() for _, started, finished in times)
     queued = sorted((started - created).total_seconds() for created, started, _ in times)
+    # Claims a second while the API was still starting runs: the workers' claims compete
+    # with the API's inserts for SQLite's one writer (docs/decisions.md, "writers queue").
+    first_start, last_start = min(t[0] for t in times), max(t[0] for t in times)
+    starting_s = max((last_start - first_start).total_seconds(), 0.001)
+    claimed_while_starting = sum(1 for _, claimed, _ in times if claimed <= last_start)
     return {
         "n": n,
         "seconds_per_run_waiting": per_run,
@@ -184,6 +189,7 @@ def scenario(api: Api, agent_id: int, n: int, per_run: float, up: Service, task:
         "running_s_p50_p90_max": p50_p90_max(held),
         # How long each run waited in the queue (created → claimed).
         "queued_s_p50_p90_max": p50_p90_max(queued),
+        "claimed_per_s_while_starting": round(claimed_while_starting / starting_s, 1),
         "peak_rss_mb_up_group": peaks.get("rss_mb"),
         "peak_pss_mb_up_group": peaks.get("pss_mb"),
         "at_peak_process_threads_pss_mb": peaks.get("processes"),

@@ -120,7 +120,7 @@ if DATABASE_URL:
 else:
     DATABASES = {
         "default": {
-            "ENGINE": "django.db.backends.sqlite3",
+            "ENGINE": "gradent.db.sqlite3",
             "NAME": SQLITE_PATH,
             # Web, dispatcher and workers write concurrently. IMMEDIATE takes the write
             # lock at BEGIN so a reader never has to upgrade (the "database is locked"

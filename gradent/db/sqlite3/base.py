@@ -1,0 +1,182 @@
+"""SQLite with one orderly queue of writers per database file.
+
+SQLite lets one connection write at a time. A connection that finds the file locked sleeps
+in SQLite's busy handler (1, 2, 5, 10, … up to 100 ms, growing with each try) and tries
+again: under load the writer that keeps writing (the API inserting runs) keeps winning
+and the others (a worker claiming a run) sleep ever longer. So before a write transaction
+begins, a connection here queues on a lock of its own: a thread lock shared by the
+process's connections to that file, then an advisory `flock` on `<database>-writer` shared
+by every process, taken with short waits (at most 1 ms). Whoever waits is next within a
+millisecond of the file being free, and a process brings one writer at a time to the file.
+
+The lock is only a queue in front of SQLite's own: what is written, and when a
+transaction is atomic, is SQLite's doing as before. A writer that cannot have the lock
+within the connection's `timeout` goes ahead without it and meets SQLite's busy handler
+("database is locked" after the same timeout, as before); a write this module does not
+recognise as one just goes to SQLite's handler.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import threading
+import time
+import weakref
+
+from django.db.backends.sqlite3 import base
+
+_WRITES = ("INSERT", "UPDATE", "DELETE", "REPLACE", "CREATE", "DROP", "ALTER", "WITH")
+
+
+class WriterLock:
+    """The writers' queue of one database file, in one process."""
+
+    def __init__(self, path: str):
+        self.path = f"{path}-writer"
+        self._after_fork()
+
+    def _after_fork(self) -> None:
+        # A fork copies the lock as it was (perhaps held by a thread the child does not
+        # have) and shares the file's open description (and so its flock) with the parent.
+        self._threads = threading.Lock()
+        self._fd: int | None = None
+
+    def acquire(self, timeout: float) -> bool:
+        deadline = time.monotonic() + timeout
+        if not self._threads.acquire(timeout=max(timeout, 0)):
+            return False
+        try:
+            if self._fd is None:
+                self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+            wait = 0.0001
+            while True:
+                try:
+                    fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    return True
+                except BlockingIOError:
+                    if time.monotonic() >= deadline:
+                        self._threads.release()
+                        return False
+                    time.sleep(wait)
+                    wait = min(wait * 2, 0.001)
+        except BaseException:
+            self._threads.release()
+            raise
+
+    def release(self) -> None:
+        try:
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+        finally:
+            self._threads.release()
+
+
+_locks: dict[str, WriterLock] = {}
+_locks_lock = threading.Lock()
+
+
+def writer_lock(path: str) -> WriterLock:
+    with _locks_lock:
+        lock = _locks.get(path)
+        if lock is None:
+            lock = _locks[path] = WriterLock(path)
+        return lock
+
+
+def _reset_after_fork() -> None:
+    global _locks_lock
+    _locks_lock = threading.Lock()
+    for lock in _locks.values():
+        fd = lock._fd
+        lock._after_fork()
+        if fd is not None:
+            os.close(fd)  # the child's copy only: the parent's flock stays the parent's
+
+
+os.register_at_fork(after_in_child=_reset_after_fork)
+
+
+class DatabaseWrapper(base.DatabaseWrapper):
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._writer: WriterLock | None = None
+        self._writing = False
+
+    def _queue(self) -> WriterLock | None:
+        if self._writer is None and not self.is_in_memory_db():
+            self._writer = writer_lock(os.path.abspath(str(self.settings_dict["NAME"])))
+        return self._writer
+
+    def _timeout(self) -> float:
+        return float(self.settings_dict["OPTIONS"].get("timeout", 5))
+
+    def take_writer_lock(self) -> bool:
+        queue = self._queue()
+        if queue is None or self._writing:
+            return False
+        self._writing = queue.acquire(self._timeout())
+        return self._writing
+
+    def release_writer_lock(self) -> None:
+        if self._writing:
+            self._writing = False
+            self._writer.release()
+
+    def _start_transaction_under_autocommit(self):
+        self.take_writer_lock()
+        try:
+            super()._start_transaction_under_autocommit()
+        except BaseException:
+            self.release_writer_lock()
+            raise
+
+    def _commit(self):
+        try:
+            return super()._commit()
+        finally:
+            self.release_writer_lock()
+
+    def _rollback(self):
+        try:
+            return super()._rollback()
+        finally:
+            self.release_writer_lock()
+
+    def _close(self):
+        try:
+            return super()._close()
+        finally:
+            self.release_writer_lock()
+
+    def create_cursor(self, name=None):
+        cursor = self.connection.cursor(factory=Cursor)
+        cursor.wrapper = weakref.ref(self)
+        return cursor
+
+
+class Cursor(base.SQLiteCursorWrapper):
+    """A write outside a transaction (Django's autocommit) queues for itself."""
+
+    wrapper = None
+
+    def _alone(self, query: str):
+        if self.connection.in_transaction or not query.lstrip()[:7].upper().startswith(_WRITES):
+            return None
+        wrapper = self.wrapper()
+        return wrapper if wrapper is not None and wrapper.take_writer_lock() else None
+
+    def execute(self, query, params=None):
+        wrapper = self._alone(query)
+        try:
+            return super().execute(query, params)
+        finally:
+            if wrapper is not None:
+                wrapper.release_writer_lock()
+
+    def executemany(self, query, param_list):
+        wrapper = self._alone(query)
+        try:
+            return super().executemany(query, param_list)
+        finally:
+            if wrapper is not None:
+                wrapper.release_writer_lock()
