@@ -33,6 +33,7 @@ from agents.tools import get_tool
 from agents.tools.base import FinishRun, Tool, ToolContext, ToolError
 from gradent.lib import crypto
 from gradent.lib.jsonutil import jsonable
+from gradent.lib.orm import one_or_none
 from gradent.lib.prompting import fence_untrusted
 
 logger = logging.getLogger(__name__)
@@ -123,7 +124,7 @@ def retry_delay(attempt: int, retry_after: float | None = None) -> float:
 def claim(run_id: int) -> Run | None:
     """Take the run for this worker (a conditional update that counts the attempt), or
     None when it is not ours to run."""
-    run = Run.objects.select_related("agent", "thread").filter(pk=run_id).first()
+    run = one_or_none(Run.objects.select_related("agent", "thread").filter(pk=run_id))
     if run is None or run.status != RunStatus.QUEUED:
         return None
     now = timezone.now()
@@ -383,7 +384,7 @@ class Executor:
         if not just_claimed or self.run.cancel_requested:
             # (Just claimed, the run is ours and was queued: a cancel of a queued run
             # cancels it there and then, so there is nothing to read yet.)
-            cancel = Run.objects.filter(self.mine()).values_list("cancel_requested", flat=True).first()
+            cancel = one_or_none(Run.objects.filter(self.mine()).values_list("cancel_requested", flat=True))
             if cancel is None:
                 raise Superseded()
             if cancel:

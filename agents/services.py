@@ -26,6 +26,7 @@ from agents.models import (
 )
 from agents.skips import SkipCode
 from gradent.lib.fastinsert import bulk_insert
+from gradent.lib.orm import one_or_none
 from workspaces.models import RunCounter
 
 logger = logging.getLogger(__name__)
@@ -143,7 +144,7 @@ def _quota_available(workspace, hour: datetime) -> tuple[RunCounter | None, int]
     if limit == 0:
         return None, 0
     for _ in range(2):
-        counter = RunCounter.objects.select_for_update().filter(workspace=workspace, hour=hour).first()
+        counter = one_or_none(RunCounter.objects.select_for_update().filter(workspace=workspace, hour=hour))
         if counter is not None:
             return counter, max(0, limit - counter.count)
         try:

@@ -30,6 +30,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
 from gradent.lib.clientip import client_ip
+from gradent.lib.orm import one_or_none
 from gradent.lib.signatures import SignatureError
 from proactive.models import Webhook, WebhookDelivery
 from proactive.payloads import PayloadError, load_payload
@@ -83,7 +84,7 @@ def _headers(request: HttpRequest, *, verified: bool) -> dict[str, str]:
 def _webhook(url_path: str) -> Webhook | None:
     if len(url_path) > _URL_PATH_MAX or "\x00" in url_path:
         return None  # cannot be a webhook's path: no query
-    return Webhook.objects.select_related("trigger").filter(url_path=url_path).first()
+    return one_or_none(Webhook.objects.select_related("trigger").filter(url_path=url_path))
 
 
 def _source_address(request: HttpRequest) -> str | None:

@@ -5,6 +5,7 @@ from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.response import Response
 
 from gradent.api import StrictModelSerializer
+from gradent.lib.orm import one_or_none
 from workspaces.models import APIToken, Membership, Workspace
 
 
@@ -18,7 +19,9 @@ class WorkspaceSerializer(StrictModelSerializer):
 
     def get_role(self, workspace: Workspace) -> str:
         user = self.context["request"].user
-        return Membership.objects.filter(workspace=workspace, user=user).values_list("role", flat=True).first() or ""
+        return (
+            one_or_none(Membership.objects.filter(workspace=workspace, user=user).values_list("role", flat=True)) or ""
+        )
 
     def get_personal(self, workspace: Workspace) -> bool:
         return workspace.personal_owner_id == self.context["request"].user.pk

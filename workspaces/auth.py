@@ -6,6 +6,7 @@ from django.utils import timezone
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions
 
+from gradent.lib.orm import one_or_none
 from workspaces.models import TOKEN_PREFIX, APIToken, hash_token
 
 
@@ -23,7 +24,7 @@ class APITokenAuthentication(authentication.BaseAuthentication):
         parts = header.split()
         if len(parts) != 2 or parts[0].lower() not in self.keywords or not parts[1].startswith(TOKEN_PREFIX):
             return None
-        token = APIToken.objects.select_related("user").filter(key_hash=hash_token(parts[1])).first()
+        token = one_or_none(APIToken.objects.select_related("user").filter(key_hash=hash_token(parts[1])))
         if token is None or token.is_expired or not token.user.is_active:
             raise exceptions.AuthenticationFailed("Invalid or expired API token.")
         now = timezone.now()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.utils import timezone
 
+from gradent.lib.orm import one_or_none
 from gradent.lib.timefmt import zone_or_none
 from workspaces.models import UserProfile
 
@@ -17,7 +18,7 @@ class UserTimezoneMiddleware:
         request.timezone_chosen = False
         user = getattr(request, "user", None)
         if user is not None and user.is_authenticated:
-            name = UserProfile.objects.filter(user=user).values_list("timezone", flat=True).first() or ""
+            name = one_or_none(UserProfile.objects.filter(user=user).values_list("timezone", flat=True)) or ""
             zone = zone_or_none(name)
             request.timezone_chosen = zone is not None
         if zone is None:
