@@ -7,8 +7,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import JsonResponse
+from django.views.defaults import bad_request as bad_request_page
 from django.views.defaults import page_not_found
 from rest_framework import exceptions, serializers
 from rest_framework.pagination import LimitOffsetPagination
@@ -26,6 +29,18 @@ def not_found(request, exception):
     if request.path.startswith("/api/"):
         return JsonResponse({"detail": "Not found."}, status=404)
     return page_not_found(request, exception)
+
+
+def bad_request(request, exception):
+    """The 400 handler (a request Django itself refuses before any view: a body over
+    DATA_UPLOAD_MAX_MEMORY_SIZE, too many fields): under /api/ JSON that says why, a 413 for
+    the body's size; the usual page elsewhere."""
+    if not request.path.startswith("/api/"):
+        return bad_request_page(request, exception)
+    if isinstance(exception, RequestDataTooBig):
+        limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+        return JsonResponse({"detail": f"Request body too large: at most {limit} bytes."}, status=413)
+    return JsonResponse({"detail": "Bad request."}, status=400)
 
 
 def exception_handler(exc, context):

@@ -87,4 +87,5 @@ urlpatterns = [
 ]
 
 # Unknown paths under /api/ answer JSON like the rest of the API.
+handler400 = "gradent.api.bad_request"
 handler404 = "gradent.api.not_found"

@@ -328,3 +328,14 @@ def test_brackets_and_numbers_inside_strings_are_text():
 def test_the_refusal_is_a_json_decode_error_for_callers_that_catch_bad_json():
     with pytest.raises(json.JSONDecodeError):
         json.loads(DEEP, cls=StrictJSONDecoder)
+
+
+def test_a_body_over_the_upload_limit_is_a_413_in_json_and_starts_nothing(world, settings):
+    client, ids = world
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1000
+    runs = Run.objects.count()
+    body = json.dumps({"task": "x" * 2000})
+    response = client.post(f"/api/agents/{ids['agents']}/run/", body, content_type="application/json")
+    assert response.status_code == 413, response.content[:300]
+    assert response.json() == {"detail": "Request body too large: at most 1000 bytes."}
+    assert Run.objects.count() == runs
