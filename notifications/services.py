@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Count, F, Q
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
@@ -100,20 +100,27 @@ def notify_channels(
     context = _jsonable(context)
     notifications = []
     for channel in channels:
-        if event in CAPPED_EVENTS and _tool_call_limit_reached(channel):
-            notifications.append(
-                Notification.objects.create(
-                    channel=channel,
-                    event=event,
-                    run_id=run_id,
-                    context=context,
-                    status=NotificationStatus.DROPPED,
-                    last_error="Not sent: over the channel's tool-call rate cap.",
-                )
-            )
+        try:
+            with transaction.atomic():  # a channel deleted meanwhile fails alone (at commit)
+                notification = _notify_channel(channel, event, context, run_id=run_id)
+        except IntegrityError:
+            logger.info("channel %s was deleted: no %s notification for it", channel.pk, event)
             continue
-        notifications.append(notification_create(channel=channel, event=event, context=context, run_id=run_id))
+        notifications.append(notification)
     return notifications
+
+
+def _notify_channel(channel: Channel, event: str, context: dict[str, Any], *, run_id: int | None) -> Notification:
+    if event in CAPPED_EVENTS and _tool_call_limit_reached(channel):
+        return Notification.objects.create(
+            channel=channel,
+            event=event,
+            run_id=run_id,
+            context=context,
+            status=NotificationStatus.DROPPED,
+            last_error="Not sent: over the channel's tool-call rate cap.",
+        )
+    return notification_create(channel=channel, event=event, context=context, run_id=run_id)
 
 
 def _tool_call_limit_reached(channel: Channel) -> bool:

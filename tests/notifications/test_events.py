@@ -174,3 +174,27 @@ QUEUE = {"depth": 0}
 
 def queue_depth(config, context):
     return QUEUE["depth"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_channel_deleted_meanwhile_fails_alone_and_the_others_are_told():
+    """Channels are looked up, then written one by one: one deleted in between (its row
+    gone, its foreign key now failing) must not keep the channels after it from hearing."""
+    from notifications.services import notify_channels
+
+    user = make_user()
+    gone = make_channel(
+        "webhook", {"url": "https://hooks.example.com/gone"}, user=user, name="gone", events=["monitor_flipped"]
+    )
+    kept = make_channel(
+        "webhook", {"url": "https://hooks.example.com/kept"}, user=user, name="kept", events=["monitor_flipped"]
+    )
+    Notification.objects.filter(channel=gone).delete()
+    type(gone).objects.filter(pk=gone.pk).delete()  # the instance we hold still says it exists
+    context = {
+        "monitor": {"id": 3, "name": "Homepage", "state": "triggered", "previous_state": "clear"},
+        "level": "error",
+    }
+    notifications = notify_channels([gone, kept], "monitor_flipped", context)
+    assert [n.channel_id for n in notifications] == [kept.pk]
+    assert list(Notification.objects.values_list("channel_id", flat=True)) == [kept.pk]
