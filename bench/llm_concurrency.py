@@ -271,6 +271,9 @@ def main() -> None:
                 if not options.skip_tool:
                     agent = make_agent(api, server.base_url, tool=True)
                     result["tool"] = scenario(api, agent, options.n, 2 * options.latency + 1, up, task="use the tool")
+                # Concurrent writers on one SQLite file: any "database is locked" in the log
+                # (a failed run would already have stopped the benchmark).
+                result["database_locked_lines_in_log"] = up.output().count("database is locked")
             finally:
                 up.stop()
             up, api = run_up(work, "baseline", server.base_url, 1)
