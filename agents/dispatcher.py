@@ -79,14 +79,15 @@ def skip_locked_supported() -> bool:
 # --- agents' own sources ------------------------------------------------------------------
 def lost_tasks_before(now: datetime) -> datetime | None:
     """A task sent before this instant is lost (the broker lost it, or a cluster that had
-    fetched it died) when a worker has had a free slot without a break since then: a
-    waiting task would have been taken. None when every worker is busy (tasks wait in the
-    broker) or none is alive; then only GRADENT_QUEUED_STALE_SECONDS applies. Sending a
-    task twice is harmless: the claim is a conditional update."""
+    fetched it died) when a worker has waited for a task since then without getting one:
+    a task in the broker would have reached it. None when every worker is taking tasks
+    (they may be working through a backlog, however many free slots their pools have) or
+    none is alive; then only GRADENT_QUEUED_STALE_SECONDS applies. Sending a task twice is
+    harmless: the claim is a conditional update."""
     from agents.models import WorkerHeartbeat
 
     window = timedelta(seconds=settings.GRADENT_WORKER_LOST_SECONDS)
-    idle = WorkerHeartbeat.objects.filter(last_beat__gte=now - window, free_since__lte=now - window)
+    idle = WorkerHeartbeat.objects.filter(last_beat__gte=now - window, waiting_since__lte=now - window)
     return now - window if idle.exists() else None
 
 

@@ -467,15 +467,17 @@ class DispatcherHeartbeat(models.Model):
 class WorkerHeartbeat(models.Model):
     """One row per worker process that executes runs, written every few seconds with the
     runs it holds. The dispatcher hands back the runs of a worker whose row went stale
-    (the process was killed or the machine lost), and reads `free_since` to tell a task
+    (the process was killed or the machine lost), and reads `waiting_since` to tell a task
     the broker lost from one waiting behind busy workers."""
 
     name = models.CharField(max_length=100, unique=True, help_text="host:pid:token, as in Run.worker")
     last_beat = models.DateTimeField()
     capacity = models.PositiveIntegerField(default=1, help_text="Runs it may hold at once.")
     held = models.JSONField(default=list, blank=True, help_text="Ids of the runs it holds.")
-    free_since = models.DateTimeField(
-        null=True, blank=True, help_text="Since when it has had a free slot without a break (empty when full)."
+    waiting_since = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="Since when it has waited for a task without taking one (empty while it executes one).",
     )
     started = models.DateTimeField(default=timezone.now)
 

@@ -45,7 +45,9 @@ class RunPool:
         self._slots = threading.BoundedSemaphore(capacity)
         self._lock = threading.Lock()
         self._held: set[int] = set()
-        self._free_since = timezone.now()
+        # Since when the worker has waited for a task without taking one (None while it
+        # executes one): what tells the dispatcher a task was lost (agents.dispatcher).
+        self._waiting_since = timezone.now()
         self.stopping = threading.Event()
         self._stopped = threading.Event()
         self._last_task = time.monotonic()
@@ -66,9 +68,13 @@ class RunPool:
 
     def _task_started(self) -> None:
         self._in_task, self._last_task = True, time.monotonic()
+        with self._lock:
+            self._waiting_since = None
 
     def _task_ended(self) -> None:
         self._in_task, self._last_task = False, time.monotonic()
+        with self._lock:
+            self._waiting_since = timezone.now()
 
     def submit(self, *run_ids: int) -> str:
         """Claim each run and start it on a thread, waiting while the pool is full. Runs
@@ -109,8 +115,6 @@ class RunPool:
             return "not claimed"
         with self._lock:
             self._held.add(run.pk)
-            if len(self._held) >= self.capacity:
-                self._free_since = None
         try:
             threading.Thread(target=self._execute, args=(run,), name=f"run-{run.pk}", daemon=True).start()
         except RuntimeError:  # no thread to be had (a process limit): queue the run again
@@ -132,8 +136,6 @@ class RunPool:
     def _release(self, run_id: int) -> None:
         with self._lock:
             self._held.discard(run_id)
-            if self._free_since is None:
-                self._free_since = timezone.now()
         self._slots.release()
 
     def held(self) -> list[int]:
@@ -145,10 +147,15 @@ class RunPool:
         from agents.models import WorkerHeartbeat
 
         with self._lock:
-            held, free_since = sorted(self._held), self._free_since
+            held, waiting_since = sorted(self._held), self._waiting_since
         WorkerHeartbeat.objects.update_or_create(
             name=self.name,
-            defaults={"last_beat": timezone.now(), "capacity": self.capacity, "held": held, "free_since": free_since},
+            defaults={
+                "last_beat": timezone.now(),
+                "capacity": self.capacity,
+                "held": held,
+                "waiting_since": waiting_since,
+            },
         )
 
     def _beat_forever(self) -> None:

@@ -114,3 +114,45 @@ def test_after_a_gap_in_its_ticks_the_dispatcher_waits_before_calling_a_worker_l
     assert source.tick(now + timedelta(seconds=60)).done == 0  # a 44 s gap: watching starts again
     run2.refresh_from_db()
     assert run2.status == RunStatus.RUNNING
+
+
+def test_a_task_waiting_behind_a_backlog_is_not_lost_until_a_worker_has_waited_for_tasks(settings):
+    """A worker with free slots may still be working through thousands of tasks in the
+    broker (a tick's 10,000 fires): those tasks are late, not lost. Only a worker that has
+    waited for a task, and got none, for GRADENT_WORKER_LOST_SECONDS shows that a task
+    sent before then was lost (an emptied Redis, a cluster killed after fetching it)."""
+    from datetime import timedelta
+
+    from agents.dispatcher import DueRunsSource
+    from agents.models import WorkerHeartbeat
+
+    settings.GRADENT_WORKER_LOST_SECONDS = 15
+    now = timezone.now()
+    run = queued_run()
+    Run.objects.filter(pk=run.pk).update(enqueued_at=now - timedelta(seconds=60))  # sent a minute ago
+    worker = WorkerHeartbeat.objects.create(name="host:1:busy", last_beat=now, capacity=100, waiting_since=None)
+    source = DueRunsSource()
+    for waiting_since in (None, now - timedelta(seconds=5)):  # executing a task; took one 5 s ago
+        WorkerHeartbeat.objects.filter(pk=worker.pk).update(waiting_since=waiting_since)
+        assert source.tick(now).done == 0
+        run.refresh_from_db()
+        assert run.enqueued_at == now - timedelta(seconds=60)
+    WorkerHeartbeat.objects.filter(pk=worker.pk).update(waiting_since=now - timedelta(seconds=20))
+    assert source.tick(now).done == 1  # 20 s without a task: the run's task was lost
+    run.refresh_from_db()
+    assert run.enqueued_at == now
+
+
+def test_the_heartbeat_says_whether_the_worker_is_waiting_for_a_task():
+    from agents.models import WorkerHeartbeat
+
+    pool = RunPool(capacity=3)
+    pool.beat()
+    first = WorkerHeartbeat.objects.get(name=pool.name).waiting_since
+    assert first is not None  # a new worker waits for its first task
+    pool._task_started()
+    pool.beat()
+    assert WorkerHeartbeat.objects.get(name=pool.name).waiting_since is None
+    pool._task_ended()
+    pool.beat()
+    assert WorkerHeartbeat.objects.get(name=pool.name).waiting_since > first
