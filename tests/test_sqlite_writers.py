@@ -183,3 +183,69 @@ def test_a_forked_child_queues_behind_its_parent_and_gets_its_turn(database):
     assert os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]) == 0
     for fd in (ready_read, ready_write, go_read, go_write):
         os.close(fd)
+
+
+def raw_connection_of(alias, *, then=None):
+    """The raw SQLite connection a new thread gets for the alias (and closes at its end)."""
+    seen = []
+
+    def work():
+        connections[alias].ensure_connection()
+        seen.append(connections[alias].connection)
+        if then:
+            then(alias)
+        connections[alias].close()
+
+    thread = threading.Thread(target=work)
+    thread.start()
+    thread.join()
+    return seen[0]
+
+
+def test_the_next_thread_gets_the_connection_a_finished_thread_closed(database):
+    open_alias, path = database
+    alias = open_alias()
+    first = raw_connection_of(alias)
+    second = raw_connection_of(alias)
+    assert second is first  # not opened again
+    cursor = second.cursor()
+    assert cursor.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+    assert cursor.execute("PRAGMA foreign_keys").fetchone() == (1,)
+    other = open_alias(timeout=3)  # other options: a connection of its own
+    assert raw_connection_of(other) is not first
+
+
+def test_a_connection_closed_inside_a_transaction_or_after_an_error_is_closed_for_real(database):
+    open_alias, path = database
+    alias = open_alias()
+
+    def close_in_transaction(alias):
+        transaction.atomic(using=alias).__enter__()  # left open: the thread ends inside it
+
+    first = raw_connection_of(alias, then=close_in_transaction)
+    assert raw_connection_of(alias) is not first
+
+    def fail(alias):
+        with pytest.raises(Exception, match="no such table"):
+            connections[alias].cursor().execute("SELECT * FROM missing")
+
+    failed = raw_connection_of(alias, then=fail)
+    assert raw_connection_of(alias) is not failed
+    with pytest.raises(sqlite3.ProgrammingError):  # closed
+        failed.execute("SELECT 1")
+
+
+def test_a_forked_child_opens_its_own_connections(database):
+    """A child must not use (nor close) a connection its parent opened."""
+    open_alias, path = database
+    alias = open_alias()
+    parents = raw_connection_of(alias)
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child's verdict is its exit code
+        code = 2
+        try:
+            code = 0 if raw_connection_of(alias) is not parents else 1
+        finally:
+            os._exit(code)
+    assert os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]) == 0
+    assert raw_connection_of(alias) is parents  # still the parent's, and open
