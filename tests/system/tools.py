@@ -27,6 +27,12 @@ class KillWorkerTool(Tool):
     description = "Test only: SIGKILL the worker process running this tool."
 
     def run(self, args: dict, ctx: ToolContext) -> Any:
+        # Mid-run, as an OOM kill comes: not within the millisecond after the run's task
+        # returned, while the worker's main thread still holds django-q2's per-worker timer
+        # lock for its bookkeeping. A worker killed there leaves the lock held and
+        # django-q2's sentinel blocks on it for good (it replaces no worker again); runs
+        # that reach their first tool in under a millisecond made that likely here.
+        time.sleep(0.3)
         os.kill(os.getpid(), signal.SIGKILL)
         time.sleep(60)  # never reached: SIGKILL cannot be caught
         return {"alive": True}
