@@ -26,3 +26,15 @@ def test_healthz_calls_a_silent_dispatcher_late(client):
     assert dispatcher["ok"] is False and "late" in dispatcher["detail"]
     DispatcherHeartbeat.objects.update(last_beat=timezone.now())
     assert client.get("/healthz").json()["dispatcher"]["ok"] is True
+
+
+def test_healthz_on_a_database_not_migrated_says_so_with_a_503_not_a_500(client):
+    from django.db import connection
+
+    with connection.cursor() as cursor:  # undone with the test's transaction
+        cursor.execute(f"DROP TABLE {DispatcherHeartbeat._meta.db_table}")
+    response = client.get("/healthz")
+    assert response.status_code == 503
+    body = response.json()
+    assert body["database"] == {"ok": False, "detail": "the database has no tables yet: run `python manage.py migrate`"}
+    assert body["dispatcher"] == {"ok": False, "detail": "no database"}
