@@ -112,28 +112,22 @@ os.register_at_fork(after_in_child=_reset_after_fork)
 class DatabaseWrapper(base.DatabaseWrapper):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self._writer: WriterLock | None = None
-        self._writing = False
-
-    def _queue(self) -> WriterLock | None:
-        if self._writer is None and not self.is_in_memory_db():
-            self._writer = writer_lock(self._path())
-        return self._writer
-
-    def _timeout(self) -> float:
-        return float(self.settings_dict["OPTIONS"].get("timeout", 5))
+        self._holding: WriterLock | None = None  # the queue this connection is first in
 
     def take_writer_lock(self) -> bool:
-        queue = self._queue()
-        if queue is None or self._writing:
+        """Queue for the file (the one NAME names now); False when not taken: held already,
+        an in-memory database, or not had within the connection's timeout."""
+        if self._holding is not None or self.is_in_memory_db():
             return False
-        self._writing = queue.acquire(self._timeout())
-        return self._writing
+        queue = writer_lock(self._path())
+        if queue.acquire(float(self.settings_dict["OPTIONS"].get("timeout", 5))):
+            self._holding = queue
+        return self._holding is not None
 
     def release_writer_lock(self) -> None:
-        if self._writing:
-            self._writing = False
-            self._writer.release()
+        if self._holding is not None:
+            queue, self._holding = self._holding, None
+            queue.release()
 
     def _start_transaction_under_autocommit(self):
         self.take_writer_lock()
@@ -199,24 +193,21 @@ class Cursor(base.SQLiteCursorWrapper):
 
     wrapper = None
 
-    def _alone(self, query: str):
-        if self.connection.in_transaction or not query.lstrip()[:7].upper().startswith(_WRITES):
-            return None
-        wrapper = self.wrapper()
-        return wrapper if wrapper is not None and wrapper.take_writer_lock() else None
+    def _queued_if_alone(self, call, query: str, *args):
+        """call(query, *args), first in the writers' queue when it writes outside a transaction."""
+        wrapper = None
+        if not self.connection.in_transaction and query.lstrip()[:7].upper().startswith(_WRITES):
+            wrapper = self.wrapper()
+            if wrapper is not None and not wrapper.take_writer_lock():
+                wrapper = None
+        try:
+            return call(query, *args)
+        finally:
+            if wrapper is not None:
+                wrapper.release_writer_lock()
 
     def execute(self, query, params=None):
-        wrapper = self._alone(query)
-        try:
-            return super().execute(query, params)
-        finally:
-            if wrapper is not None:
-                wrapper.release_writer_lock()
+        return self._queued_if_alone(super().execute, query, params)
 
     def executemany(self, query, param_list):
-        wrapper = self._alone(query)
-        try:
-            return super().executemany(query, param_list)
-        finally:
-            if wrapper is not None:
-                wrapper.release_writer_lock()
+        return self._queued_if_alone(super().executemany, query, param_list)
