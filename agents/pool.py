@@ -53,6 +53,7 @@ class RunPool:
         self._last_task = time.monotonic()
         self._in_task = False  # the main thread is executing a task (a run's or another)
         self._backlog_since: float | None = None
+        self._cluster_silent_since: float | None = None
         self._beating: threading.Thread | None = None
 
     # --- taking runs ---------------------------------------------------------------------
@@ -165,6 +166,7 @@ class RunPool:
                 close_old_connections()
                 self.beat()
                 self._watch_the_task_queue()
+                self._watch_the_sentinel()
             except Exception:
                 logger.exception("worker %s: heartbeat failed", self.name)
             finally:
@@ -198,7 +200,39 @@ class RunPool:
             self.name,
             limit,
         )
-        self.stop(grace=0)
+        self._restart_the_cluster(grace=0)
+
+    def _watch_the_sentinel(self) -> None:
+        """django-q2's sentinel replaces dead workers and reports the cluster's status every
+        half second. To look at a worker it takes that worker's timer lock, which a worker
+        holds for a moment as each task ends: a worker killed in that moment leaves the
+        sentinel blocked for good, so no dead worker is replaced again and the cluster goes
+        silent. Seen from a worker that survived: its cluster has not reported for
+        GRADENT_WORKER_WEDGED_SECONDS while the status store keeps what is written to it.
+        Then this worker lets its runs finish (the stop grace period) and the cluster is
+        killed, for its supervisor to start a new one. (`up` watches too, for the case
+        where no worker survived.)"""
+        limit = settings.GRADENT_WORKER_WEDGED_SECONDS
+        if not limit or self.stopping.is_set():
+            return
+        main = _parent_of(os.getppid())  # worker -> sentinel -> the cluster's main process
+        if not main or queueing.cluster_reporting(main) is not False:
+            self._cluster_silent_since = None
+            return
+        if self._cluster_silent_since is None:
+            self._cluster_silent_since = time.monotonic()
+        if time.monotonic() - self._cluster_silent_since < limit:
+            return
+        logger.critical(
+            "worker %s: the cluster has not reported its status for %.0f s (its sentinel is stuck or gone): "
+            "stopping the cluster so it is started again",
+            self.name,
+            limit,
+        )
+        self._restart_the_cluster(grace=None)
+
+    def _restart_the_cluster(self, *, grace: float | None) -> None:
+        self.stop(grace=grace)
         # Tasks this cluster had fetched die with it: send every queued run's task again
         # (a task sent twice is harmless, the claim is conditional).
         executor.resend_queued()

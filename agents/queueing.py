@@ -17,6 +17,7 @@ committed together. tests/agents/test_start_runs.py checks the packages against
 from __future__ import annotations
 
 import logging
+import socket
 from collections.abc import Iterable
 from uuid import uuid4
 
@@ -132,6 +133,36 @@ def broker_status() -> dict:
         return {"ok": True, "detail": type(broker).__name__, "queued": broker.queue_size()}
     except Exception as exc:
         return {"ok": False, "detail": f"{exc.__class__.__name__}: {exc}"}
+
+
+def cluster_state(pid: int) -> str | None:
+    """What the django-q2 cluster whose main process is `pid`, on this machine, last
+    reported ("Starting", "Idle", "Working", …), or None when it has reported nothing in
+    the last 3 s (its sentinel reports every half second). Raises when the status store
+    (the cache, or Redis) cannot be read."""
+    from django_q.status import Stat
+
+    host = socket.gethostname()
+    return next((stat.status for stat in Stat.get_all() if stat.pid == pid and stat.host == host), None)
+
+
+def cluster_reporting(pid: int) -> bool | None:
+    """Whether the cluster whose main process is `pid` reports its status. False only when
+    it is silent while the status store keeps what is written to it (so its sentinel has
+    stopped: stuck or dead); None when that cannot be told."""
+    from django_q.brokers import get_broker
+
+    try:
+        if cluster_state(pid) is not None:
+            return True
+        # Written and read back as the sentinel writes its status (not a signed status:
+        # the clusters' list skips it).
+        broker = get_broker()
+        probe = f"gradent:status-probe:{socket.gethostname()}:{pid}"
+        broker.set_stat(probe, "probe", 10)
+        return False if broker.get_stat(probe) in ("probe", b"probe") else None
+    except Exception:
+        return None
 
 
 def cluster_status() -> dict:

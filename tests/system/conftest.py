@@ -187,6 +187,10 @@ def extra_tools() -> Iterator[None]:
     TOOLS.clear()
 
 
+# What a cluster says as it kills itself to be started again (agents.pool).
+CLUSTER_STOPS_ITSELF = ("task queue is wedged", "has not reported its status")
+
+
 @dataclass
 class Cluster:
     workers: Service
@@ -199,9 +203,11 @@ class Cluster:
         return {proc.pid for proc in self.workers.descendants()}
 
     def check_alive(self) -> None:
-        if not self.workers.alive() and self.restart_workers and "task queue is wedged" in self.workers.output():
-            # A worker killed outright can leave django-q2's task queue locked; the
-            # cluster then stops itself (agents.pool) and its supervisor starts it again.
+        stopped_itself = any(why in self.workers.output() for why in CLUSTER_STOPS_ITSELF)
+        if not self.workers.alive() and self.restart_workers and stopped_itself:
+            # A worker killed outright can leave django-q2's task queue locked, or its
+            # sentinel blocked; the cluster then stops itself (agents.pool) and its
+            # supervisor starts it again.
             self.workers = self.restart_workers()
             self.restarts += 1
         for service in (self.workers, self.dispatcher):

@@ -273,3 +273,45 @@ def test_a_worker_busy_with_a_long_task_is_not_taken_for_a_wedged_queue(transact
     runs = wait_until_final(waiting, timeout=60, cluster=UNWATCHED)
     assert {run.status for run in runs} == {RunStatus.SUCCEEDED}
     assert workers.alive() and "wedged" not in workers.output()
+
+
+def sentinel_of(cluster_main: int) -> psutil.Process:
+    """django-q2's sentinel: the cluster's main process's child that has children (the
+    pusher, the monitor and the workers)."""
+    return next(child for child in psutil.Process(cluster_main).children() if child.children())
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_stuck_sentinel_gets_its_cluster_restarted_by_a_worker_and_loses_no_run(
+    transactional_db, extra_tools, start_service
+):
+    """django-q2's sentinel blocks for good when a worker dies holding the lock the
+    sentinel takes to look at it (agents.pool); SIGSTOP stands in for that. The cluster
+    stops reporting its status, a worker that survived notices, lets its runs finish and
+    kills the cluster, so its supervisor starts a new one."""
+    env = {
+        "GRADENT_WORKER_HEARTBEAT_SECONDS": "1",
+        "GRADENT_WORKER_WEDGED_SECONDS": "3",
+        "GRADENT_WORKER_STOP_GRACE_SECONDS": "5",
+    }
+    workers = start_cluster(start_service, **env)
+    start_service("dispatch", "dispatch", env=base_env(**FAST_ENV, **conftest.test_database_env()))
+    wait_for(lambda: WorkerHeartbeat.objects.count() == 2, timeout=60, what="both workers' heartbeats")
+    agent = sleeping(1)
+    before = [start_run(agent, input={"n": n}).pk for n in range(10)]
+    wait_for(lambda: by_worker(before).total() >= 5, timeout=30, what="runs in flight")
+    sentinel = sentinel_of(workers.pid)
+    cluster_processes = [psutil.Process(workers.pid), sentinel, *sentinel.children()]
+    sentinel.send_signal(signal.SIGSTOP)
+    after = [start_run(agent, input={"n": n}).pk for n in range(10, 15)]
+
+    wait_for(lambda: not workers.alive(), timeout=60, what="the cluster with a stuck sentinel to stop")
+    assert "has not reported its status" in workers.output()
+    _, alive = psutil.wait_procs(cluster_processes, timeout=10)
+    assert not alive, [(p.pid, p.status()) for p in alive]  # the stopped sentinel too
+
+    start_cluster(start_service, name="qcluster-again", **env)  # what `up` or systemd does
+    runs = wait_until_final(before + after, timeout=90, cluster=UNWATCHED)
+    assert {run.status for run in runs} == {RunStatus.SUCCEEDED}, [(r.status, r.reason) for r in runs]
+    for run in runs:  # none ran twice
+        assert list(RunStep.objects.filter(run=run, name="sleep").values_list("attempt", flat=True)) == [run.attempt]

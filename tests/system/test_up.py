@@ -131,3 +131,32 @@ def test_up_verbose_logs_every_request_and_task(tmp_path, start_service):
     wait_for(lambda: '"GET /healthz' in up.output(), timeout=10, what="the access log line")
     wait_for(lambda: "Processed '" in up.output(), timeout=30, what="a task's log line")
     stop_and_check_group(up)
+
+
+def test_up_restarts_a_cluster_that_stopped_reporting(tmp_path, start_service):
+    """django-q2's sentinel can block for good when a worker dies at the wrong moment
+    (agents.pool); when no worker survived to notice, `up` does: the cluster has not
+    reported its status for GRADENT_WORKER_WEDGED_SECONDS while its main process lives.
+    SIGSTOP of the sentinel and the workers stands in for that."""
+    port = free_port()
+    env = up_env(tmp_path / "data", DJANGO_SUPERUSER_PASSWORD="x-Pw-1", GRADENT_WORKER_WEDGED_SECONDS="3")
+    up = start_service("up", "up", "--port", str(port), env=env)
+    wait_for(lambda: up.alive() and (healthz(port) or {}).get("ok"), timeout=90, interval=0.25, what="/healthz 200")
+    wait_for(lambda: cluster_and_web(up), timeout=15, what="the web server and the cluster")
+    main = next(p for p in psutil.Process(up.pid).children() if "qcluster" in " ".join(p.cmdline()))
+    sentinel = next(child for child in main.children() if child.children())
+    stuck = [main, sentinel, *sentinel.children()]
+    for process in stuck[1:]:
+        process.send_signal(signal.SIGSTOP)
+
+    wait_for(lambda: "has not reported its status" in up.output(), timeout=30, what="`up` to notice")
+    _, alive = psutil.wait_procs(stuck, timeout=10)
+    assert not alive, [(p.pid, p.status()) for p in alive]
+    report = wait_for(
+        lambda: (healthz(port) or {}).get("ok") and healthz(port), timeout=60, interval=0.25, what="/healthz 200 again"
+    )
+    assert report["cluster"]["workers"] == 2
+    new_main = next(p for p in psutil.Process(up.pid).children() if "qcluster" in " ".join(p.cmdline()))
+    assert new_main.pid != main.pid
+    assert up.output().count("has not reported its status") == 1
+    stop_and_check_group(up)

@@ -255,6 +255,7 @@ class Command(BaseCommand):
             child.start()
         dispatcher = DispatcherThread()
         dispatcher.start()
+        watch = ClusterWatch()
         started = time.monotonic()
         announced = admin_shown = False
 
@@ -271,6 +272,14 @@ class Command(BaseCommand):
                     self.stdout.write(admin_message)
             if not dispatcher.alive():
                 failure = dispatcher.restart_or_fail(self.stderr)
+            if watch.stuck(children[1]):
+                silent = settings.GRADENT_WORKER_WEDGED_SECONDS
+                self.stderr.write(
+                    f"workers: the cluster has not reported its status for {silent:.0f} s; "
+                    "ending it (SIGKILL) to start it again."
+                )
+                children[1].kill()
+                children[1].process.wait()
             for child in children:
                 if child.alive():
                     continue
@@ -335,11 +344,39 @@ class Command(BaseCommand):
 
 def workers_ready(child: Child) -> bool:
     """Whether this child's django-q2 cluster reports its workers started (Idle/Working)."""
+    from agents import queueing
+
     if not child.alive():
         return False
     try:
-        from django_q.status import Stat
-
-        return any(stat.pid == child.process.pid and stat.status in ("Idle", "Working") for stat in Stat.get_all())
+        return queueing.cluster_state(child.process.pid) in ("Idle", "Working")
     except Exception:
         return False
+
+
+class ClusterWatch:
+    """A cluster whose main process lives but which has stopped reporting its status: its
+    sentinel is stuck (django-q2's sentinel can block for good when a worker dies at the
+    wrong moment, agents.pool) and no worker survived to notice. After
+    GRADENT_WORKER_WEDGED_SECONDS of that, with the status store working, it is killed and
+    `up` starts it again as it would a crashed one. Looked at every few seconds."""
+
+    EVERY = 2.0
+
+    def __init__(self) -> None:
+        self.heard = self.looked = time.monotonic()
+        self.pid: int | None = None
+
+    def stuck(self, child: Child) -> bool:
+        from agents import queueing
+
+        limit = settings.GRADENT_WORKER_WEDGED_SECONDS
+        now = time.monotonic()
+        if not limit or not child.alive() or now - self.looked < self.EVERY:
+            return False
+        self.looked = now
+        if child.process.pid != self.pid:  # a new cluster gets the whole period to report
+            self.pid, self.heard = child.process.pid, now
+        if queueing.cluster_reporting(child.process.pid) is not False:
+            self.heard = now
+        return now - self.heard >= limit
