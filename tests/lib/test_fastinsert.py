@@ -9,6 +9,7 @@ import pytest
 from django.db import IntegrityError, connection, transaction
 from django.db.models.query import QuerySet
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
 from agents.models import Agent, Run, RunStatus
 from gradent.lib import crypto
@@ -102,6 +103,38 @@ def test_runs_are_stored_as_bulk_create_stores_them(monkeypatch):
         for field in Run._meta.concrete_fields:
             if field.attname not in {"id", "slot_key", *AUTO_NOW}:
                 assert getattr(a, field.attname) == getattr(b, field.attname), field.attname
+
+
+def test_auto_now_fields_take_one_instant_per_batch_set_on_the_objects_too(monkeypatch):
+    agent = make_agent(make_user())
+    before = timezone.now()
+    batch = runs(agent, agent.primary_thread(), "now")
+    no_bulk_create(monkeypatch)
+    bulk_insert(batch)
+    instants = {(run.created, run.updated) for run in batch}
+    assert len(instants) == 1
+    ((created, updated),) = instants
+    assert created == updated and before <= created <= timezone.now()
+    stored = set(Run.objects.filter(pk__in=[r.pk for r in batch]).values_list("created", "updated"))
+    assert stored == {(created, updated)}
+
+
+def test_a_field_with_a_pre_save_of_its_own_gets_it_called_per_row(monkeypatch):
+    calls = []
+
+    def pre_save(obj, add):
+        calls.append((obj.name, add))
+        return f"{obj.name}-saved"
+
+    workspace = make_agent(make_user()).workspace
+    monkeypatch.setattr(Agent._meta.get_field("description"), "pre_save", pre_save, raising=False)
+    fast = [Agent(workspace=workspace, name=f"own-{i}", provider="scripted") for i in range(3)]
+    no_bulk_create(monkeypatch)
+    bulk_insert(fast)
+    assert calls == [(f"own-{i}", True) for i in range(3)]
+    assert list(Agent.objects.filter(name__startswith="own-").order_by("pk").values_list("description", flat=True)) == [
+        f"own-{i}-saved" for i in range(3)
+    ]
 
 
 def test_encrypted_fields_are_encrypted_row_by_row(monkeypatch):
