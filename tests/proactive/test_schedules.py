@@ -338,3 +338,60 @@ def test_a_batch_fires_what_the_schedule_says_at_the_instant():
         assert schedule.next_fire_at == utc(2026, 3, 2, 9, 0)
         assert schedule.last_fire_at == utc(2026, 3, 1, 9, 0)
         assert schedule.last_run == runs_of(schedule)[0]
+
+
+def test_fires_planned_while_waiting_for_the_slot_fire_as_the_schedule_is_at_the_slot(monkeypatch):
+    """The tick before a slot plans its fires (ScheduleSource.plan_ahead): at the slot a
+    plan is used only for a schedule unchanged since; an edited one is planned again, a
+    paused or moved one does not fire."""
+    from proactive import sources
+    from proactive.timing import Timing
+
+    agent = make_agent()
+    start, slot = utc(2026, 3, 1, 8, 0), utc(2026, 3, 1, 9, 0)
+    kept = [
+        make_schedule(agent, now=start, name=f"kept{i}", input={"i": i}, jitter_seconds=30 * (i % 2)) for i in range(4)
+    ]
+    every_hour = make_schedule(agent, now=start, name="hourly", kind="interval", interval_seconds=3600,
+                               anchor=utc(2026, 3, 1, 7, 0))  # fmt: skip
+    once = make_schedule(agent, now=start, name="once", kind="once", run_at=slot)
+    changed = make_schedule(agent, now=start, name="changed", task_description="old task")
+    paused = make_schedule(agent, now=start, name="paused")
+    moved = make_schedule(agent, now=start, name="moved")
+    planned: list[int] = []
+    plan = sources.schedule_plan_fire
+    monkeypatch.setattr(sources, "schedule_plan_fire", lambda schedule: planned.append(schedule.pk) or plan(schedule))
+
+    source = ScheduleSource()  # one source across ticks, as in the dispatcher
+    far = source.tick(utc(2026, 3, 1, 8, 30))
+    assert (far.done, far.next_due, planned) == (0, slot, [])  # too far ahead to plan
+    ahead = source.tick(utc(2026, 3, 1, 8, 59, 59))
+    assert (ahead.done, ahead.next_due) == (0, slot)
+    assert sorted(planned) == sorted(s.pk for s in [*kept, every_hour, once, changed, paused, moved])
+    assert Run.objects.count() == 0  # planned, not fired
+    changed.task_description = "new task"
+    schedule_save(changed, now=utc(2026, 3, 1, 8, 59, 59, 500000))
+    schedule_pause(paused)
+    moved.cron_expression = "0 10 * * *"
+    schedule_save(moved, now=utc(2026, 3, 1, 8, 59, 59, 600000))
+
+    planned.clear()
+    assert source.tick(utc(2026, 3, 1, 9, 0, 0, 100000)).done == 7
+    assert planned == [changed.pk]  # the others' plans were used
+    assert runs_of(changed)[0].input["task"] == "new task"
+    assert runs_of(paused) == runs_of(moved) == []
+    for schedule in [*kept, every_hour, once, changed]:
+        (run,) = runs_of(schedule)
+        schedule.refresh_from_db()
+        assert (run.status, run.scheduled_for, run.slot_key) == ("queued", slot, schedule.slot_key(slot))
+        task = {"task": schedule.task_description} if schedule.task_description else {}
+        assert run.input == {**schedule.input, **task}
+        timing = Timing.from_schedule(schedule)
+        assert run.not_before == (timing.jittered(slot, seed=schedule.source_ref) if schedule.jitter_seconds else None)
+        assert (schedule.last_fire_at, schedule.last_run) == (slot, run)
+    assert kept[1].jitter_seconds and runs_of(kept[1])[0].not_before > slot
+    assert {s.next_fire_at for s in kept} == {utc(2026, 3, 2, 9, 0)}
+    assert every_hour.next_fire_at == utc(2026, 3, 1, 10, 0)
+    assert (once.next_fire_at, once.enabled) == (None, False)
+    moved.refresh_from_db()
+    assert moved.next_fire_at == utc(2026, 3, 1, 10, 0)
