@@ -81,7 +81,8 @@ class Verified:
 
 class SignatureScheme:
     """Base class. Subclasses set ``name``/``label`` and implement ``check_signature`` and
-    ``sign`` (and ``key`` when the secret is not used as its UTF-8 bytes).
+    ``signature_headers`` (and ``key`` when the secret is not used as its UTF-8 bytes);
+    ``verify`` and ``sign`` do the shared preamble and call them.
 
     ``headers`` may be any mapping of HTTP header names to values (e.g. Django's
     ``request.headers``, or a plain dict in any letter case): names are compared
@@ -133,7 +134,16 @@ class SignatureScheme:
         event_type: str | None = None,
     ) -> dict[str, str]:
         """The headers a sender would add to deliver ``body`` (tests, "send test delivery",
-        replay dry-runs). ``event_type`` is used only where the scheme carries it in a header."""
+        replay dry-runs). ``event_type`` is used only where the scheme carries it in a header.
+        The preamble is shared, as :meth:`verify`'s; the scheme's own part is
+        :meth:`signature_headers`."""
+        return self.signature_headers(
+            key=self.key(secret), body=require_bytes(body), now=now, msg_id=msg_id, event_type=event_type
+        )
+
+    def signature_headers(
+        self, *, key: bytes, body: bytes, now: datetime | None, msg_id: str | None, event_type: str | None
+    ) -> dict[str, str]:
         raise NotImplementedError
 
     @classmethod
@@ -175,6 +185,12 @@ def require_secret(secret: str | None) -> str:
 
 def hmac_sha256(key: bytes, message: bytes) -> bytes:
     return hmac.new(key, message, sha256).digest()
+
+
+def require_match(key: bytes, message: bytes, candidates: Iterable[bytes], *, version: str) -> None:
+    """Raise ``bad_signature`` unless a candidate is the HMAC-SHA256 of ``message``."""
+    if not any_digest_matches(hmac_sha256(key, message), candidates):
+        raise SignatureError(f"no {version} signature matches the body and secret", reason="bad_signature")
 
 
 def any_digest_matches(expected: bytes, candidates: Iterable[bytes]) -> bool:

@@ -19,13 +19,11 @@ from .base import (
     SignatureError,
     SignatureScheme,
     Verified,
-    any_digest_matches,
     clean_id,
     decode_hex_sha256,
     hmac_sha256,
-    require_bytes,
     require_header,
-    require_secret,
+    require_match,
     split_list,
 )
 
@@ -55,25 +53,16 @@ class GitHubScheme(SignatureScheme):
             raise SignatureError(
                 f"the {SIGNATURE_HEADER} header is not sha256=<64 hex digits>", reason="malformed_header"
             )
-        if not any_digest_matches(hmac_sha256(key, body), candidates):
-            raise SignatureError("the sha256 signature does not match the body and secret", reason="bad_signature")
+        require_match(key, body, candidates, version="sha256")
         return Verified(
             delivery_id=clean_id(headers.get(DELIVERY_HEADER.lower())),
             event_type=clean_id(headers.get(EVENT_HEADER.lower())),
             timestamp=None,
         )
 
-    def sign(
-        self,
-        *,
-        secret: str,
-        body: bytes,
-        now: datetime | None = None,
-        msg_id: str | None = None,
-        event_type: str | None = None,
+    def signature_headers(
+        self, *, key: bytes, body: bytes, now: datetime | None, msg_id: str | None, event_type: str | None
     ) -> dict[str, str]:
-        body = require_bytes(body)
-        key = require_secret(secret).encode()
         return {
             SIGNATURE_HEADER: PREFIX + hmac_sha256(key, body).hex(),
             DELIVERY_HEADER: msg_id or str(uuid.uuid4()),

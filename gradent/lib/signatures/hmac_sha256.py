@@ -19,13 +19,11 @@ from .base import (
     SignatureError,
     SignatureScheme,
     Verified,
-    any_digest_matches,
     clean_id,
     decode_hex_sha256,
     hmac_sha256,
     json_object,
-    require_bytes,
-    require_secret,
+    require_match,
     split_list,
 )
 
@@ -59,8 +57,7 @@ class HmacSha256Scheme(SignatureScheme):
             raise SignatureError(
                 "the signature header is not <64 hex digits> or sha256=<64 hex digits>", reason="malformed_header"
             )
-        if not any_digest_matches(hmac_sha256(key, body), candidates):
-            raise SignatureError("the signature does not match the body and secret", reason="bad_signature")
+        require_match(key, body, candidates, version="sha256")
 
         delivery_id = clean_id(headers.get(self.delivery_id_header.lower())) if self.delivery_id_header else None
         if self.event_type_header:
@@ -69,17 +66,9 @@ class HmacSha256Scheme(SignatureScheme):
             event_type = clean_id((json_object(body) or {}).get("type"))
         return Verified(delivery_id=delivery_id, event_type=event_type, timestamp=None)
 
-    def sign(
-        self,
-        *,
-        secret: str,
-        body: bytes,
-        now: datetime | None = None,
-        msg_id: str | None = None,
-        event_type: str | None = None,
+    def signature_headers(
+        self, *, key: bytes, body: bytes, now: datetime | None, msg_id: str | None, event_type: str | None
     ) -> dict[str, str]:
-        body = require_bytes(body)
-        key = require_secret(secret).encode()
         headers = {SIGNATURE_HEADERS[0]: PREFIX + hmac_sha256(key, body).hex()}
         if self.delivery_id_header and msg_id:
             headers[self.delivery_id_header] = msg_id

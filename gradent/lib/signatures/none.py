@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from .base import SignatureScheme, Verified, require_bytes
+from .base import SignatureScheme, Verified
 
 
 class NoSignatureScheme(SignatureScheme):
@@ -22,14 +22,7 @@ class NoSignatureScheme(SignatureScheme):
     ) -> Verified:
         return Verified(delivery_id=None, event_type=None, timestamp=None)
 
-    def sign(
-        self,
-        *,
-        secret: str,
-        body: bytes,
-        now: datetime | None = None,
-        msg_id: str | None = None,
-        event_type: str | None = None,
+    def signature_headers(
+        self, *, key: bytes, body: bytes, now: datetime | None, msg_id: str | None, event_type: str | None
     ) -> dict[str, str]:
-        require_bytes(body)
         return {}

@@ -21,16 +21,14 @@ from .base import (
     SignatureError,
     SignatureScheme,
     Verified,
-    any_digest_matches,
     check_tolerance,
     clean_id,
     decode_hex_sha256,
     hmac_sha256,
     json_object,
     parse_unix_seconds,
-    require_bytes,
     require_header,
-    require_secret,
+    require_match,
     split_list,
     unix_seconds,
 )
@@ -63,9 +61,7 @@ class SlackScheme(SignatureScheme):
         if not candidates:
             raise SignatureError(f"the {SIGNATURE_HEADER} header is not v0=<64 hex digits>", reason="malformed_header")
 
-        expected = hmac_sha256(key, f"{VERSION}:{raw_timestamp}:".encode() + body)
-        if not any_digest_matches(expected, candidates):
-            raise SignatureError("the v0 signature does not match the body and secret", reason="bad_signature")
+        require_match(key, f"{VERSION}:{raw_timestamp}:".encode() + body, candidates, version=VERSION)
 
         signed_at = check_tolerance(timestamp, now=now, tolerance_seconds=tolerance_seconds)
         payload = json_object(body) or {}
@@ -77,17 +73,9 @@ class SlackScheme(SignatureScheme):
             delivery_id=clean_id(payload.get("event_id")), event_type=clean_id(event_type), timestamp=signed_at
         )
 
-    def sign(
-        self,
-        *,
-        secret: str,
-        body: bytes,
-        now: datetime | None = None,
-        msg_id: str | None = None,
-        event_type: str | None = None,
+    def signature_headers(
+        self, *, key: bytes, body: bytes, now: datetime | None, msg_id: str | None, event_type: str | None
     ) -> dict[str, str]:
-        body = require_bytes(body)
-        key = require_secret(secret).encode()
         timestamp = str(unix_seconds(now))
         signature = hmac_sha256(key, f"{VERSION}:{timestamp}:".encode() + body).hex()
         return {TIMESTAMP_HEADER: timestamp, SIGNATURE_HEADER: f"{VERSION}={signature}"}

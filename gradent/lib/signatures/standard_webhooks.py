@@ -25,14 +25,13 @@ from .base import (
     SignatureError,
     SignatureScheme,
     Verified,
-    any_digest_matches,
     check_tolerance,
     clean_id,
     hmac_sha256,
     json_object,
     parse_unix_seconds,
-    require_bytes,
     require_header,
+    require_match,
     require_secret,
     unix_seconds,
 )
@@ -96,25 +95,15 @@ class StandardWebhooksScheme(SignatureScheme):
                 f"the {SIGNATURE_HEADER} header has no v1,<base64> signature", reason="malformed_header"
             )
 
-        expected = hmac_sha256(key, f"{msg_id}.{raw_timestamp}.".encode() + body)
-        if not any_digest_matches(expected, candidates):
-            raise SignatureError("no v1 signature matches the body and secret", reason="bad_signature")
+        require_match(key, f"{msg_id}.{raw_timestamp}.".encode() + body, candidates, version=SIGNATURE_VERSION)
 
         signed_at = check_tolerance(timestamp, now=now, tolerance_seconds=tolerance_seconds)
         payload = json_object(body) or {}
         return Verified(delivery_id=clean_id(msg_id), event_type=clean_id(payload.get("type")), timestamp=signed_at)
 
-    def sign(
-        self,
-        *,
-        secret: str,
-        body: bytes,
-        now: datetime | None = None,
-        msg_id: str | None = None,
-        event_type: str | None = None,
+    def signature_headers(
+        self, *, key: bytes, body: bytes, now: datetime | None, msg_id: str | None, event_type: str | None
     ) -> dict[str, str]:
-        body = require_bytes(body)
-        key = decode_secret(secret)
         msg_id = msg_id or f"msg_{secrets.token_urlsafe(18)}"
         timestamp = str(unix_seconds(now))
         signature = base64.b64encode(hmac_sha256(key, f"{msg_id}.{timestamp}.".encode() + body)).decode()

@@ -19,16 +19,14 @@ from .base import (
     SignatureError,
     SignatureScheme,
     Verified,
-    any_digest_matches,
     check_tolerance,
     clean_id,
     decode_hex_sha256,
     hmac_sha256,
     json_object,
     parse_unix_seconds,
-    require_bytes,
     require_header,
-    require_secret,
+    require_match,
     unix_seconds,
 )
 
@@ -71,9 +69,7 @@ class StripeScheme(SignatureScheme):
                 f"the {SIGNATURE_HEADER} header has no v1=<64 hex digits> signature", reason="malformed_header"
             )
 
-        expected = hmac_sha256(key, f"{raw_timestamp}.".encode() + body)
-        if not any_digest_matches(expected, candidates):
-            raise SignatureError("no v1 signature matches the body and secret", reason="bad_signature")
+        require_match(key, f"{raw_timestamp}.".encode() + body, candidates, version=SCHEME)
 
         signed_at = check_tolerance(timestamp, now=now, tolerance_seconds=tolerance_seconds)
         payload = json_object(body) or {}
@@ -81,17 +77,9 @@ class StripeScheme(SignatureScheme):
             delivery_id=clean_id(payload.get("id")), event_type=clean_id(payload.get("type")), timestamp=signed_at
         )
 
-    def sign(
-        self,
-        *,
-        secret: str,
-        body: bytes,
-        now: datetime | None = None,
-        msg_id: str | None = None,
-        event_type: str | None = None,
+    def signature_headers(
+        self, *, key: bytes, body: bytes, now: datetime | None, msg_id: str | None, event_type: str | None
     ) -> dict[str, str]:
-        body = require_bytes(body)
-        key = require_secret(secret).encode()
         timestamp = str(unix_seconds(now))
         signature = hmac_sha256(key, f"{timestamp}.".encode() + body).hex()
         return {SIGNATURE_HEADER: f"t={timestamp},{SCHEME}={signature}"}
