@@ -1,5 +1,5 @@
 """What a client locked out by django-axes gets: a page that says why and for how long
-(the login page and the admin's), or a JSON 429 under /api/."""
+(the login page and the admin's), or a JSON 429 under /api/ (the token endpoint too)."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import math
 from axes.helpers import get_client_username, get_cool_off, get_failure_limit
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
+from rest_framework_simplejwt.views import TokenObtainPairView
 
 STATUS = 429
 
@@ -31,3 +32,15 @@ def locked_out(request: HttpRequest, original_response=None, credentials: dict |
     if seconds:
         response["Retry-After"] = str(seconds)
     return response
+
+
+class TokenObtainView(TokenObtainPairView):
+    """simplejwt's token endpoint, with axes' 429 for a locked-out name or address. axes
+    marks the request it was given as locked out, and simplejwt gives it DRF's request,
+    which the middleware never sees: without this the answer was a plain 401, the same as
+    a wrong password."""
+
+    def handle_exception(self, exc):
+        if getattr(self.request, "axes_locked_out", False):
+            return locked_out(self.request._request, credentials=getattr(self.request, "axes_credentials", None))
+        return super().handle_exception(exc)

@@ -6,11 +6,12 @@ from django.urls import URLPattern, include, path
 from django.urls.resolvers import RoutePattern
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 from rest_framework.routers import DefaultRouter
-from rest_framework_simplejwt.views import TokenObtainPairView, TokenRefreshView
+from rest_framework_simplejwt.views import TokenRefreshView
 
 from agents.api import AgentViewSet, RunViewSet, ThreadViewSet
 from autonomy import api_urls as autonomy_api_urls
 from gradent.health import healthz
+from gradent.lockout import TokenObtainView
 from notifications.api import ChannelViewSet
 from proactive.api import (
     MonitorViewSet,
@@ -57,7 +58,7 @@ router.register("proactive/suggestions", SuggestionViewSet, basename="suggestion
 router.register("notifications/channels", ChannelViewSet, basename="channel")
 
 api_urlpatterns = [
-    path("auth/token", TokenObtainPairView.as_view(), name="token_obtain_pair"),
+    path("auth/token", TokenObtainView.as_view(), name="token_obtain_pair"),
     path("auth/token/refresh", TokenRefreshView.as_view(), name="token_refresh"),
     path("hooks/<str:url_path>", receive_webhook, name="hook"),
     path("proactive/patterns", PatternsView.as_view(), name="patterns"),

@@ -106,9 +106,15 @@ def test_it_issues_no_token_for_a_locked_name(settings):
     response = Client(REMOTE_ADDR=ELSEWHERE).post(
         "/api/auth/token", {"username": "alice", "password": PASSWORD}, content_type="application/json"
     )
-    # DRF keeps axes' verdict on its own request object: the answer is a plain 401.
-    assert response.status_code == 401
+    # Told apart from a wrong password: a 429 saying for how long, as the login page says.
+    assert response.status_code == 429
     assert "access" not in response.json()
+    assert response.json()["detail"] == "Too many failed logins: try again in 15 minutes."
+    assert 0 < int(response["Retry-After"]) <= 15 * 60
+    wrong = Client(REMOTE_ADDR=ELSEWHERE).post(
+        "/api/auth/token", {"username": "bob", "password": "nope"}, content_type="application/json"
+    )
+    assert wrong.status_code == 401  # another name, from an address not locked: a plain refusal
     # The same request a moment before the lockout issues a token.
     AccessAttempt.objects.all().delete()
     response = Client(REMOTE_ADDR=ELSEWHERE).post(
