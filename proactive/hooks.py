@@ -29,6 +29,7 @@ from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
+from gradent.lib import crypto
 from gradent.lib.clientip import client_ip
 from gradent.lib.orm import one_or_none
 from gradent.lib.signatures import SignatureError
@@ -336,6 +337,12 @@ def receive(request: HttpRequest, url_path: str) -> JsonResponse:
     if webhook.scheme == "none" and not settings.GRADENT_WEBHOOK_ALLOW_UNSIGNED:
         reason = "unsigned webhooks are turned off on this server (GRADENT_WEBHOOK_ALLOW_UNSIGNED)"
         return reply("rejected", 401, reason, detail="Unsigned webhooks are turned off.")
+    if crypto.is_unreadable(webhook.secret):
+        # Not the sender's fault: 503, so senders that retry (GitHub, Stripe, Slack) deliver
+        # again once the server has its key back. What went wrong is for the operator only.
+        logger.error("webhook %s: its secret cannot be decrypted (%s)", webhook.pk, crypto.UNREADABLE_HELP)
+        reason = f"the webhook's secret cannot be decrypted: {crypto.UNREADABLE_HELP}"
+        return reply("rejected", 503, reason, detail="This webhook cannot check signatures now; try again later.")
     try:
         verified = get_scheme(webhook.scheme)().verify(
             secret=webhook.secret, body=body, headers=request.headers, tolerance_seconds=webhook.tolerance_seconds

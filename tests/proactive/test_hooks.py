@@ -759,3 +759,27 @@ def test_a_batch_of_pending_deliveries_starts_one_run_each_and_a_skipped_run_say
     assert all(not d.pending for d in deliveries)
     assert [r.status for r in runs] == ["queued"] + ["skipped"] * 4
     assert deliveries[1].reason == f"Overlap policy 'skip': run #{runs[0].pk} is still queued."
+
+
+def test_a_secret_the_server_cannot_decrypt_is_a_503_the_sender_retries_and_says_so(client, settings):
+    """The encryption key changed without the old one in GRADENT_ENCRYPTION_OLD_KEYS: not a
+    bad signature (the sender is right), but a 503, so senders that retry deliver again once
+    the operator has put the key back; the stored delivery says what is wrong."""
+    hook = make_hook()
+    body = json.dumps({"type": "invoice.paid"}).encode()
+    headers = sw_headers(hook.secret, body)
+    old_key = settings.GRADENT_ENCRYPTION_KEY or settings.SECRET_KEY
+    settings.GRADENT_ENCRYPTION_KEY = "a-new-key-without-the-old-one-" + "x" * 20
+
+    response = send(client, hook, body, headers)
+    assert response.status_code == 503
+    assert "decrypt" not in response.content.decode()  # the sender is not told why
+    delivery = WebhookDelivery.objects.get(webhook=hook)
+    assert (delivery.verdict, delivery.status_code) == ("rejected", 503)
+    assert "secret cannot be decrypted" in delivery.reason and "GRADENT_ENCRYPTION_OLD_KEYS" in delivery.reason
+    assert not Run.objects.exists()
+
+    settings.GRADENT_ENCRYPTION_OLD_KEYS = [old_key]  # the operator's fix
+    retried = send(client, hook, body, headers)
+    assert retried.status_code == 202
+    assert Run.objects.get().status == RunStatus.QUEUED
