@@ -37,6 +37,21 @@ from agents import executor, queueing
 logger = logging.getLogger(__name__)
 
 
+class Sustained:
+    """Whether a condition, looked at now and then, has held without a break for a while."""
+
+    def __init__(self) -> None:
+        self.since: float | None = None
+
+    def held_for(self, seconds: float, holds: bool) -> bool:
+        if not holds:
+            self.since = None
+            return False
+        if self.since is None:
+            self.since = time.monotonic()
+        return time.monotonic() - self.since >= seconds
+
+
 class RunPool:
     def __init__(self, capacity: int):
         self.capacity = capacity
@@ -52,8 +67,8 @@ class RunPool:
         self._stopped = threading.Event()
         self._last_task = time.monotonic()
         self._in_task = False  # the main thread is executing a task (a run's or another)
-        self._backlog_since: float | None = None
-        self._cluster_silent_since: float | None = None
+        self._backlog_waiting = Sustained()
+        self._cluster_silent = Sustained()
         self._beating: threading.Thread | None = None
 
     # --- taking runs ---------------------------------------------------------------------
@@ -187,12 +202,7 @@ class RunPool:
         # Idle: not inside any task (a monitor check or an autonomy cycle may take long),
         # a free slot, and no task started or ended for the whole period.
         idle = not self._in_task and len(self.held()) < self.capacity and time.monotonic() - self._last_task >= limit
-        if not idle or not queueing.broker_status().get("queued"):
-            self._backlog_since = None
-            return
-        if self._backlog_since is None:
-            self._backlog_since = time.monotonic()
-        if time.monotonic() - self._backlog_since < limit:
+        if not self._backlog_waiting.held_for(limit, idle and bool(queueing.broker_status().get("queued"))):
             return
         logger.critical(
             "worker %s: tasks wait in the broker but none reached this worker for %.0f s: the cluster's task "
@@ -216,12 +226,7 @@ class RunPool:
         if not limit or self.stopping.is_set():
             return
         main = _parent_of(os.getppid())  # worker -> sentinel -> the cluster's main process
-        if not main or queueing.cluster_reporting(main) is not False:
-            self._cluster_silent_since = None
-            return
-        if self._cluster_silent_since is None:
-            self._cluster_silent_since = time.monotonic()
-        if time.monotonic() - self._cluster_silent_since < limit:
+        if not self._cluster_silent.held_for(limit, bool(main) and queueing.cluster_reporting(main) is False):
             return
         logger.critical(
             "worker %s: the cluster has not reported its status for %.0f s (its sentinel is stuck or gone): "
