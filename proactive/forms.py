@@ -353,7 +353,8 @@ class TriggerForm(AgentBoundForm):
         required=False,
         widget=forms.Textarea(attrs={"rows": 6, "class": "mono", "spellcheck": "false"}),
         help_text='Filters, all optional: {"events": ["pull_request"], "match": {"action": "opened"}, '
-        '"repository": "owner/repo"}.',
+        '"repository": "owner/repo"}; and "input": {"number": "pull_request.number"} to fill the run\'s input '
+        "fields from the event.",
     )
 
     class Meta:

@@ -217,7 +217,24 @@ class TriggerSerializer(AgentBoundSerializer):
             raise serializers.ValidationError("event must be an event name or a list of them.")
         if "repository" in value and not isinstance(value["repository"], str):
             raise serializers.ValidationError("repository must be 'owner/name'.")
+        self._validate_input_map(value.get("input", {}))
         return value
+
+    @staticmethod
+    def _validate_input_map(mapping) -> None:
+        from proactive.services.triggers import OWN_INPUT_FIELDS
+
+        if not isinstance(mapping, dict):
+            raise serializers.ValidationError('input must be an object of input fields to payload paths: {"number": '
+                                              '"pull_request.number"}.')  # fmt: skip
+        for field, path in mapping.items():
+            if not field.strip() or field in OWN_INPUT_FIELDS:
+                raise serializers.ValidationError(
+                    f"input: {field!r} cannot be mapped (the trigger fills {', '.join(OWN_INPUT_FIELDS)} itself)."
+                )
+            if not isinstance(path, str) or not path or any(not part for part in path.split(".")):
+                raise serializers.ValidationError(f"input.{field}: the payload path must be dotted text such as "
+                                                  f"'pull_request.number', not {path!r}.")  # fmt: skip
 
     def validate_task_template(self, value: str) -> str:
         from gradent.lib.templating import TemplateError, render_string

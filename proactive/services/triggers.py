@@ -90,11 +90,24 @@ def trigger_fire(
     return run, ""
 
 
+# Input fields a trigger fills itself; its config's "input" may not name them.
+OWN_INPUT_FIELDS = ("trigger", "task", "event_type")
+_ABSENT = object()
+
+
 def trigger_input(trigger: Trigger, payload: dict, event_type: str | None) -> dict:
+    """The run's input: the trigger's name, the rendered task, the event type, and the
+    fields the config's "input" maps from payload paths ({"number": "pull_request.number"}),
+    with the payload's own values (numbers stay numbers). A path the payload does not have
+    is left out, so an agent's input schema says what is missing on the skipped run."""
     run_input = {"trigger": trigger.name}
     task = render_task(trigger.task_template, payload)
     if task:
         run_input["task"] = task
     if event_type:
         run_input["event_type"] = event_type
+    for field, path in ((trigger.config or {}).get("input") or {}).items():
+        value = walk(payload, path, default=_ABSENT)
+        if value is not _ABSENT and field not in OWN_INPUT_FIELDS:
+            run_input[field] = value
     return run_input

@@ -783,3 +783,11 @@ def test_a_secret_the_server_cannot_decrypt_is_a_503_the_sender_retries_and_says
     retried = send(client, hook, body, headers)
     assert retried.status_code == 202
     assert Run.objects.get().status == RunStatus.QUEUED
+
+
+def test_a_webhooks_run_gets_the_input_its_trigger_maps_from_the_payload(client):
+    hook = make_hook(config={"input": {"invoice": "data.id", "amount": "data.amount"}})
+    body = json.dumps({"type": "invoice.paid", "data": {"id": "in_1", "amount": 1250}}).encode()
+    assert send(client, hook, body, sw_headers(hook.secret, body)).status_code == 202
+    run = Run.objects.get()
+    assert (run.input["invoice"], run.input["amount"], run.input["task"]) == ("in_1", 1250, "Handle invoice.paid")

@@ -211,6 +211,10 @@ def test_create_a_trigger_with_the_original_example_body(api, agent):
         ({"config": {"events": "pull_request"}}, "config"),
         ({"config": {"events": [1, 2]}}, "config"),
         ({"config": {"match": ["action"]}}, "config"),
+        ({"config": {"input": ["number"]}}, "config"),
+        ({"config": {"input": {"number": 7}}}, "config"),
+        ({"config": {"input": {"number": "pull_request..number"}}}, "config"),
+        ({"config": {"input": {"task": "pull_request.title"}}}, "config"),
         ({"task_template": "Review {{ pull request }}"}, "task_template"),
         ({"task_template": "Review {{ }}"}, "task_template"),
         ({"task_template": "Review {{ a.b | upper }}"}, "task_template"),
@@ -335,3 +339,37 @@ def test_the_api_rejects_a_bad_event_repository_or_unclosed_placeholder():
     ]:
         response = client.post("/api/proactive/triggers", {**base, **extra}, format="json")
         assert response.status_code == 400 and field in response.json(), (extra, response.content)
+
+
+@pytest.mark.django_db
+def test_the_config_input_fills_the_runs_input_from_the_payload_for_an_agent_with_an_input_schema(api):
+    """An agent whose input schema requires fields: a trigger (or a webhook) maps them from
+    the event's payload, with the payload's own types; without the mapping the start is
+    skipped, with the schema's reason."""
+    user = make_user("carol")
+    schema = {
+        "type": "object",
+        "required": ["number", "repo"],
+        "properties": {"number": {"type": "integer"}, "repo": {"type": "string"}, "label": {"type": "string"}},
+    }
+    agent = make_agent(user, input_schema=schema)
+    api.credentials(**auth(token_for(user)))
+    body = {
+        "name": "PR numbers", "agent_id": agent.pk, "trigger_type": "github", "task_template": "Review",
+        "config": {"input": {"number": "pull_request.number", "repo": "repository.full_name",
+                             "label": "pull_request.labels.0.name", "missing": "no.such.path"}},
+    }  # fmt: skip
+    response = api.post("/api/proactive/triggers", body, format="json")
+    assert response.status_code == 201, response.content
+    trigger = Trigger.objects.get(pk=response.json()["id"])
+
+    run, why = trigger_fire(trigger, payload=PR, event_type="pull_request")
+    assert (why, run.status) == ("", RunStatus.QUEUED)
+    assert run.input == {
+        "trigger": "PR numbers", "task": "Review", "event_type": "pull_request",
+        "number": 7, "repo": "owner/repo", "label": "bug",
+    }  # fmt: skip
+
+    unmapped = Trigger.objects.create(workspace=agent.workspace, agent=agent, name="no map", task_template="Review")
+    skipped, _ = trigger_fire(unmapped, payload=PR, event_type="pull_request")
+    assert skipped.status == RunStatus.SKIPPED and "number" in skipped.reason
