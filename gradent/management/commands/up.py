@@ -364,8 +364,11 @@ class ClusterWatch:
     EVERY = 2.0
 
     def __init__(self) -> None:
-        self.heard = self.looked = time.monotonic()
+        from agents.pool import Sustained
+
+        self.looked = time.monotonic()
         self.pid: int | None = None
+        self.silent = Sustained()
 
     def stuck(self, child: Child) -> bool:
         from agents import queueing
@@ -376,7 +379,6 @@ class ClusterWatch:
             return False
         self.looked = now
         if child.process.pid != self.pid:  # a new cluster gets the whole period to report
-            self.pid, self.heard = child.process.pid, now
-        if queueing.cluster_reporting(child.process.pid) is not False:
-            self.heard = now
-        return now - self.heard >= limit
+            self.pid = child.process.pid
+            self.silent.since = None
+        return self.silent.held_for(limit, queueing.cluster_reporting(child.process.pid) is False)
