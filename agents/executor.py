@@ -14,6 +14,8 @@ import random
 import secrets
 import socket
 import time
+from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
@@ -25,7 +27,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from agents import events
-from agents.models import Agent, Message, Run, RunStatus, RunStep
+from agents.models import Agent, Message, OverlapPolicy, Run, RunStatus, RunStep
 from agents.providers import get_provider_class
 from agents.providers.base import Provider, ProviderError, RunContext
 from agents.services import agent_record_outcome, release_waiting_run
@@ -124,42 +126,87 @@ def retry_delay(attempt: int, retry_after: float | None = None) -> float:
 def claim(run_id: int) -> Run | None:
     """Take the run for this worker (a conditional update that counts the attempt), or
     None when it is not ours to run."""
-    run = one_or_none(Run.objects.select_related("agent", "thread").filter(pk=run_id))
-    if run is None or run.status != RunStatus.QUEUED:
-        return None
+    claimed = claim_many([run_id])
+    return claimed[0] if claimed else None
+
+
+def claim_many(run_ids: Sequence[int]) -> list[Run]:
+    """Take the runs of one task for this worker; returns those now ours, in id order.
+
+    One read for the lot, then one conditional update per (attempt, deadline): a task's
+    runs are usually one agent's, so one update claims them all. Each run is claimed only
+    from `queued` at the attempt that was read, so a task delivered twice, or a run
+    claimed meanwhile by another worker, is never run twice. Runs under overlap policy
+    queue_one are claimed one by one after the others, as each must see the runs just
+    claimed."""
     now = timezone.now()
-    if run.not_before and run.not_before > now:
-        return None  # an early duplicate delivery; the dispatcher sends it when due
-    if run.attempt >= run.max_attempts:
-        if Run.objects.filter(pk=run_id, status=RunStatus.QUEUED, attempt=run.attempt).update(
-            status=RunStatus.FAILED,
-            reason=f"Quarantined: gave up after {run.attempt} attempts.",
-            finished_at=now,
-        ):
-            run.refresh_from_db()
-            after_run_finished(run)
-        return None
-    if run.overlap_policy == "queue_one" and (
-        Run.objects.filter(agent_id=run.agent_id, status=RunStatus.RUNNING).exclude(pk=run_id).exists()
-    ):
-        # Still waiting for the previous run; it releases this one when it ends.
-        Run.objects.filter(pk=run_id, status=RunStatus.QUEUED).update(enqueued_at=None)
-        return None
-    deadline = now + timedelta(seconds=run.agent.max_seconds + settings.GRADENT_RUN_GRACE_SECONDS)
     worker = worker_id()
-    claimed = Run.objects.filter(pk=run_id, status=RunStatus.QUEUED, attempt=run.attempt).update(
+    grace = settings.GRADENT_RUN_GRACE_SECONDS
+    groups: dict[tuple[int, Any], list[Run]] = defaultdict(list)
+    one_by_one: list[Run] = []
+    for run in Run.objects.select_related("agent", "thread").filter(pk__in=run_ids).order_by("pk"):
+        if run.status != RunStatus.QUEUED or (run.not_before and run.not_before > now):
+            continue  # not queued (any more), or an early duplicate delivery the dispatcher sends when due
+        if run.attempt >= run.max_attempts:
+            _quarantine(run, now)
+        elif run.overlap_policy == OverlapPolicy.QUEUE_ONE:
+            one_by_one.append(run)
+        else:
+            deadline = now + timedelta(seconds=run.agent.max_seconds + grace)
+            groups[(run.attempt, deadline)].append(run)
+    claimed: list[Run] = []
+    for (attempt, deadline), runs in groups.items():
+        claimed += _claim_group(runs, attempt=attempt, deadline=deadline, now=now, worker=worker)
+    for run in one_by_one:
+        if Run.objects.filter(agent_id=run.agent_id, status=RunStatus.RUNNING).exclude(pk=run.pk).exists():
+            # Still waiting for the previous run; it releases this one when it ends.
+            Run.objects.filter(pk=run.pk, status=RunStatus.QUEUED).update(enqueued_at=None)
+            continue
+        deadline = now + timedelta(seconds=run.agent.max_seconds + grace)
+        claimed += _claim_group([run], attempt=run.attempt, deadline=deadline, now=now, worker=worker)
+    return sorted(claimed, key=lambda run: run.pk)
+
+
+def _claim_group(runs: list[Run], *, attempt: int, deadline, now, worker: str) -> list[Run]:
+    ids = [run.pk for run in runs]
+    count = Run.objects.filter(pk__in=ids, status=RunStatus.QUEUED, attempt=attempt).update(
         status=RunStatus.RUNNING,
-        attempt=F("attempt") + 1,
+        attempt=attempt + 1,
         started_at=now,
         deadline_at=deadline,
         worker=worker,
         reason="",
     )
-    if claimed != 1:
-        return None
-    run.status, run.attempt, run.started_at, run.deadline_at = RunStatus.RUNNING, run.attempt + 1, now, deadline
-    run.worker = worker
-    return run
+    if count < len(ids):  # some were taken meanwhile: find which are ours
+        ours = set(
+            Run.objects.filter(
+                pk__in=ids, status=RunStatus.RUNNING, attempt=attempt + 1, worker=worker, started_at=now
+            ).values_list("pk", flat=True)
+        )
+        runs = [run for run in runs if run.pk in ours]
+    for run in runs:
+        run.status, run.attempt, run.started_at, run.deadline_at = RunStatus.RUNNING, attempt + 1, now, deadline
+        run.worker, run.reason = worker, ""
+    return runs
+
+
+def _quarantine(run: Run, now) -> None:
+    """A queued run that has used up its attempts (it was handed back once too often)."""
+    if Run.objects.filter(pk=run.pk, status=RunStatus.QUEUED, attempt=run.attempt).update(
+        status=RunStatus.FAILED,
+        reason=f"Quarantined: gave up after {run.attempt} attempts.",
+        finished_at=now,
+    ):
+        run.refresh_from_db()
+        after_run_finished(run)
+
+
+def announce_started(runs: Sequence[Run]) -> None:
+    """Publish run_started for runs just claimed, together: subscribers look up what
+    they need once for the lot (agents.events.batch)."""
+    with events.batch():
+        for run in runs:
+            events.publish(events.RUN_STARTED, run=run)
 
 
 def execute_run(run_id: int) -> str:
@@ -167,12 +214,13 @@ def execute_run(run_id: int) -> str:
     run = claim(run_id)
     if run is None:
         return "not claimed"
+    announce_started([run])
     return execute_claimed(run)
 
 
 def execute_claimed(run: Run) -> str:
-    """The model ⇄ tools loop of a claimed run, and its outcome."""
-    events.publish(events.RUN_STARTED, run=run)
+    """The model ⇄ tools loop of a claimed run (announced: `announce_started`), and its
+    outcome."""
     executor = Executor(run)
     try:
         executor.loop()

@@ -93,52 +93,70 @@ class RunPool:
             self._waiting_since = timezone.now()
 
     def submit(self, *run_ids: int) -> str:
-        """Claim each run and start it on a thread, waiting while the pool is full. Runs
+        """Claim the runs and start each on a thread, waiting while the pool is full: the
+        runs that fit in the free slots are claimed together (executor.claim_many). Runs
         this worker will not take (it is stopping) are given back unclaimed: the
         dispatcher sends them again."""
-        taken: list[str] = []
+        results: list[str] = []
         try:
-            for run_id in run_ids:
-                if not self._wait_for_slot():
+            while len(results) < len(run_ids):
+                slots = self._take_slots(len(run_ids) - len(results))
+                if not slots:
                     break
-                taken.append(self._start(run_id))
+                chunk = run_ids[len(results) : len(results) + slots]
+                try:
+                    runs = executor.claim_many(chunk)
+                except BaseException:
+                    self._give_slots(slots)
+                    raise
+                self._give_slots(slots - len(runs))
+                started = self._start(runs)
+                results += [started.get(run_id, "not claimed") for run_id in chunk]
         finally:  # also on SIGTERM while waiting for a slot
-            left = run_ids[len(taken) :]
+            left = run_ids[len(results) :]
             if left:
                 executor.give_back_unclaimed(*left)
         if len(run_ids) == 1:
-            return taken[0] if taken else "worker stopping"
-        return f"{taken.count('started')} of {len(run_ids)} started" + (" (worker stopping)" if left else "")
+            return results[0] if results else "worker stopping"
+        return f"{results.count('started')} of {len(run_ids)} started" + (" (worker stopping)" if left else "")
 
-    def _wait_for_slot(self) -> bool:
-        """Take a slot (False when the worker is stopping)."""
+    def _take_slots(self, wanted: int) -> int:
+        """Wait for a free slot, then take as many more as are free, up to `wanted`; 0 when
+        the worker is stopping."""
         while not self._slots.acquire(timeout=0.5):
             if self.stopping.is_set():
-                return False
+                return 0
         if self.stopping.is_set():
             self._slots.release()
-            return False
-        return True
+            return 0
+        taken = 1
+        while taken < wanted and self._slots.acquire(blocking=False):
+            taken += 1
+        return taken
 
-    def _start(self, run_id: int) -> str:
-        try:
-            run = executor.claim(run_id)
-        except BaseException:
+    def _give_slots(self, count: int) -> None:
+        for _ in range(count):
             self._slots.release()
-            raise
-        if run is None:
-            self._slots.release()
-            return "not claimed"
+
+    def _start(self, runs: list) -> dict[int, str]:
+        """Announce the claimed runs, then start each on its own thread."""
         with self._lock:
-            self._held.add(run.pk)
+            self._held.update(run.pk for run in runs)
         try:
-            threading.Thread(target=self._execute, args=(run,), name=f"run-{run.pk}", daemon=True).start()
-        except RuntimeError:  # no thread to be had (a process limit): queue the run again
-            logger.exception("worker %s: could not start a thread for run %s", self.name, run.pk)
-            executor.hand_back(run, why="could not start a thread during", attempt_counts=False)
-            self._release(run.pk)
-            return "handed back"
-        return "started"
+            executor.announce_started(runs)
+        except Exception:  # a subscriber's failure is logged by events; this guards the rest
+            logger.exception("worker %s: announcing runs %s failed", self.name, [run.pk for run in runs])
+        started = {}
+        for run in runs:
+            try:
+                threading.Thread(target=self._execute, args=(run,), name=f"run-{run.pk}", daemon=True).start()
+                started[run.pk] = "started"
+            except RuntimeError:  # no thread to be had (a process limit): queue the run again
+                logger.exception("worker %s: could not start a thread for run %s", self.name, run.pk)
+                executor.hand_back(run, why="could not start a thread during", attempt_counts=False)
+                self._release(run.pk)
+                started[run.pk] = "handed back"
+        return started
 
     def _execute(self, run) -> None:
         try:

@@ -45,11 +45,14 @@ def subscribed_channels(workspace_id: int, event: str, *, agent_id: int | None =
     """Enabled channels of the workspace that subscribe to `event` (and to this agent).
 
     Channels per workspace are few: one indexed query, then the subscription test in Python
-    (JSON containment is not portable to SQLite).
+    (JSON containment is not portable to SQLite). Their secrets are not read: the
+    notification's task loads its channel afresh to send.
     """
     channels = events.remember(
         ("notifications.channels", workspace_id),
-        lambda: list(Channel.objects.filter(workspace_id=workspace_id, enabled=True).prefetch_related("agents")),
+        lambda: list(
+            Channel.objects.filter(workspace_id=workspace_id, enabled=True).defer("secret").prefetch_related("agents")
+        ),
     )
     return [
         channel for channel in channels if channel.wants(event, agent_id, {agent.pk for agent in channel.agents.all()})

@@ -156,3 +156,96 @@ def test_the_heartbeat_says_whether_the_worker_is_waiting_for_a_task():
     pool._task_ended()
     pool.beat()
     assert WorkerHeartbeat.objects.get(name=pool.name).waiting_since > first
+
+
+# --- a task's runs claimed together ----------------------------------------------------------
+def claimed_queries(run_ids) -> tuple[list[Run], int]:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from agents.executor import claim_many
+
+    with CaptureQueriesContext(connection) as queries:
+        runs = claim_many(run_ids)
+    return runs, len(queries)
+
+
+def test_a_task_s_runs_are_claimed_with_the_same_few_queries_however_many_they_are():
+    agent = make_agent()
+    two = [queued_run(agent).pk for _ in range(2)]
+    twenty = [queued_run(agent).pk for _ in range(20)]
+    runs_of_two, queries_for_two = claimed_queries(two)
+    runs_of_twenty, queries_for_twenty = claimed_queries(twenty)
+    assert [run.pk for run in runs_of_twenty] == twenty and len(runs_of_two) == 2
+    assert queries_for_twenty == queries_for_two == 2  # one read, one conditional update
+    for run in Run.objects.filter(pk__in=twenty):
+        assert (run.status, run.attempt, run.worker) == (RunStatus.RUNNING, 1, runs_of_twenty[0].worker)
+        assert run.deadline_at == runs_of_twenty[0].started_at + timezone.timedelta(seconds=agent.max_seconds + 60)
+
+
+def test_a_run_another_worker_claims_between_the_read_and_the_update_stays_its_own(settings):
+    """The claim is conditional per run: when another worker took one of the task's runs
+    first (a task delivered twice), this worker gets only the rest."""
+    from django.db import connection
+
+    agent = make_agent()
+    ids = [queued_run(agent).pk for _ in range(5)]
+    theirs = ids[2]
+
+    def the_other_worker_first(execute, sql, params, many, context):
+        if sql.startswith('UPDATE "agents_run"') and not getattr(the_other_worker_first, "done", False):
+            the_other_worker_first.done = True
+            Run.objects.filter(pk=theirs).update(status=RunStatus.RUNNING, attempt=1, worker="host:9:other")
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(the_other_worker_first):
+        from agents.executor import claim_many
+
+        ours = claim_many(ids)
+    assert [run.pk for run in ours] == [pk for pk in ids if pk != theirs]
+    assert Run.objects.get(pk=theirs).worker == "host:9:other"
+    assert set(Run.objects.filter(pk__in=ids).exclude(pk=theirs).values_list("worker", flat=True)) == {ours[0].worker}
+
+
+def test_a_queue_one_run_in_the_same_task_waits_for_the_run_claimed_with_it():
+    from agents.executor import claim_many
+
+    agent = make_agent(overlap_policy="queue_one")
+    waiting = start_run(agent)  # queue_one, and no run is running yet
+    other = start_run(agent, overlap_policy="allow")  # a manual start that allows overlap
+    assert (waiting.status, other.status) == (RunStatus.QUEUED, RunStatus.QUEUED)
+    # The older queue_one run is looked at last, once the other is running.
+    assert [run.pk for run in claim_many([waiting.pk, other.pk])] == [other.pk]
+    waiting.refresh_from_db()
+    assert (waiting.status, waiting.enqueued_at) == (RunStatus.QUEUED, None)  # released when the first ends
+
+
+def test_a_run_out_of_attempts_is_quarantined_and_the_others_of_its_task_still_claimed():
+    from agents.executor import claim_many
+
+    agent = make_agent()
+    spent, fresh = queued_run(agent), queued_run(agent)
+    Run.objects.filter(pk=spent.pk).update(attempt=3, max_attempts=3)
+    assert [run.pk for run in claim_many([spent.pk, fresh.pk])] == [fresh.pk]
+    spent.refresh_from_db()
+    assert spent.status == RunStatus.FAILED and spent.reason.startswith("Quarantined")
+
+
+def test_the_runs_of_a_task_are_announced_together_and_each_channel_hears_of_each(monkeypatch):
+    """run_started of a task's runs: one look-up of the workspace's channels for the lot."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from notifications.models import Notification
+    from tests.notifications.helpers import make_channel
+
+    agent = make_agent()
+    make_channel("webhook", {"url": "https://hooks.example.com/a"}, workspace=agent.workspace, events=["run_started"])
+    ids = [queued_run(agent).pk for _ in range(4)]
+    pool = RunPool(capacity=10)
+    monkeypatch.setattr(threading.Thread, "start", lambda thread: None)  # announced, not executed
+    with CaptureQueriesContext(connection) as queries:
+        assert pool.submit(*ids) == "4 of 4 started"
+    assert sorted(Notification.objects.filter(event="run_started").values_list("run_id", flat=True)) == ids
+    assert sum('FROM "notifications_channel"' in q["sql"] for q in queries.captured_queries) == 1
+    assert pool.held() == ids
