@@ -6,7 +6,7 @@ from django.conf import settings
 from django.core import checks
 from django.db import DatabaseError
 
-from gradent.lib import crypto
+from gradent.lib import crypto, safehttp
 
 
 @checks.register()
@@ -24,6 +24,34 @@ def check_private_urls_setting(app_configs=None, **kwargs) -> list[checks.CheckM
             id="gradent.W002",
         )
     ]
+
+
+# What people write when they mean "yes": none of them names an address.
+_YES_NO = frozenset({"1", "0", "true", "false", "yes", "no", "on", "off"})
+
+
+@checks.register()
+def check_private_url_lists(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
+    """An allow-list of private addresses holds "*", CIDRs, IPs or host names; "1" or "true"
+    allows nothing, which is not what whoever wrote it meant."""
+    messages = []
+    for purpose in safehttp.PURPOSES:
+        name = safehttp.allow_setting(purpose)
+        value = getattr(settings, name, None) or []
+        entries = value.split(",") if isinstance(value, str) else value
+        odd = [str(entry).strip() for entry in entries if str(entry).strip().lower() in _YES_NO]
+        if odd:
+            messages.append(
+                checks.Warning(
+                    f"{name} holds {', '.join(repr(entry) for entry in odd)}, which allows no address.",
+                    hint=(
+                        f'List what {purpose} may reach: "*" (any private address), CIDRs (192.168.1.0/24), '
+                        "IPs (127.0.0.1) or host names (ollama.lan), comma-separated."
+                    ),
+                    id="gradent.W003",
+                )
+            )
+    return messages
 
 
 @checks.register(checks.Tags.database)

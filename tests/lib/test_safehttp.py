@@ -652,3 +652,22 @@ def test_it_returns_error_statuses_instead_of_raising(server: str, allow) -> Non
     assert response.status_code == 404
     assert response.ok is False
     assert response.text == "not found"
+
+
+def test_a_yes_in_an_allow_list_is_reported_by_the_system_check(settings) -> None:
+    """`GRADENT_ALLOW_PRIVATE_URLS_CHANNELS=1` reads like "allowed" and allows nothing."""
+    from django.core.checks import run_checks
+
+    def warnings() -> list[str]:
+        return [message.msg for message in run_checks() if message.id == "gradent.W003"]
+
+    settings.GRADENT_ALLOW_PRIVATE_URLS_CHANNELS = ["127.0.0.1", "192.168.0.0/16", "ollama.lan", "*"]
+    settings.GRADENT_ALLOW_PRIVATE_URLS_TOOLS = []
+    assert warnings() == []
+    settings.GRADENT_ALLOW_PRIVATE_URLS_CHANNELS = ["1"]
+    settings.GRADENT_ALLOW_PRIVATE_URLS_TOOLS = "10.0.0.5, True"
+    assert warnings() == [
+        "GRADENT_ALLOW_PRIVATE_URLS_TOOLS holds 'True', which allows no address.",
+        "GRADENT_ALLOW_PRIVATE_URLS_CHANNELS holds '1', which allows no address.",
+    ]
+    assert not is_private_allowed("localhost", "127.0.0.1", safehttp.CHANNELS)  # as the check says
