@@ -143,26 +143,25 @@ def claim_many(run_ids: Sequence[int]) -> list[Run]:
     worker = worker_id()
     grace = settings.GRADENT_RUN_GRACE_SECONDS
     groups: dict[tuple[int, Any], list[Run]] = defaultdict(list)
-    one_by_one: list[Run] = []
+    one_by_one: list[tuple[Run, Any]] = []
     for run in Run.objects.select_related("agent", "thread").filter(pk__in=run_ids).order_by("pk"):
         if run.status != RunStatus.QUEUED or (run.not_before and run.not_before > now):
             continue  # not queued (any more), or an early duplicate delivery the dispatcher sends when due
+        deadline = now + timedelta(seconds=run.agent.max_seconds + grace)
         if run.attempt >= run.max_attempts:
             _quarantine(run, now)
         elif run.overlap_policy == OverlapPolicy.QUEUE_ONE:
-            one_by_one.append(run)
+            one_by_one.append((run, deadline))
         else:
-            deadline = now + timedelta(seconds=run.agent.max_seconds + grace)
             groups[(run.attempt, deadline)].append(run)
     claimed: list[Run] = []
     for (attempt, deadline), runs in groups.items():
         claimed += _claim_group(runs, attempt=attempt, deadline=deadline, now=now, worker=worker)
-    for run in one_by_one:
+    for run, deadline in one_by_one:
         if Run.objects.filter(agent_id=run.agent_id, status=RunStatus.RUNNING).exclude(pk=run.pk).exists():
             # Still waiting for the previous run; it releases this one when it ends.
             Run.objects.filter(pk=run.pk, status=RunStatus.QUEUED).update(enqueued_at=None)
             continue
-        deadline = now + timedelta(seconds=run.agent.max_seconds + grace)
         claimed += _claim_group([run], attempt=run.attempt, deadline=deadline, now=now, worker=worker)
     return sorted(claimed, key=lambda run: run.pk)
 

@@ -142,10 +142,7 @@ class RunPool:
         """Announce the claimed runs, then start each on its own thread."""
         with self._lock:
             self._held.update(run.pk for run in runs)
-        try:
-            executor.announce_started(runs)
-        except Exception:  # a subscriber's failure is logged by events; this guards the rest
-            logger.exception("worker %s: announcing runs %s failed", self.name, [run.pk for run in runs])
+        executor.announce_started(runs)  # a failing subscriber is logged by agents.events
         started = {}
         for run in runs:
             try:

@@ -37,9 +37,7 @@ def check_private_url_lists(app_configs=None, **kwargs) -> list[checks.CheckMess
     messages = []
     for purpose in safehttp.PURPOSES:
         name = safehttp.allow_setting(purpose)
-        value = getattr(settings, name, None) or []
-        entries = value.split(",") if isinstance(value, str) else value
-        odd = [str(entry).strip() for entry in entries if str(entry).strip().lower() in _YES_NO]
+        odd = [entry for entry in safehttp.allow_entries(purpose) if entry.lower() in _YES_NO]
         if odd:
             messages.append(
                 checks.Warning(

@@ -84,6 +84,7 @@ __all__ = [
     "ResponseTooLarge",
     "SafeResponse",
     "UnsafeURLError",
+    "allow_entries",
     "allow_setting",
     "ip_is_public",
     "is_own_server",
@@ -263,7 +264,8 @@ def allow_setting(purpose: str) -> str:
     return f"GRADENT_ALLOW_PRIVATE_URLS_{purpose.upper()}"
 
 
-def _allow_entries(purpose: str) -> list[str]:
+def allow_entries(purpose: str) -> list[str]:
+    """The entries of ``purpose``'s allow-list setting (a list, or a comma-separated string)."""
     if not settings.configured:
         return []
     value = getattr(settings, allow_setting(purpose), None) or []
@@ -281,7 +283,7 @@ def is_private_allowed(host: str, ip: str, purpose: str = TOOLS) -> bool:
     URL's host (``ollama.lan``). An IPv4-mapped IPv6 address matches the entries of its IPv4
     address.
     """
-    entries = _allow_entries(purpose)
+    entries = allow_entries(purpose)
     if not entries:
         return False
     addr = _parse_ip(ip)

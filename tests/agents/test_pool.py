@@ -186,7 +186,7 @@ def test_a_task_s_runs_are_claimed_with_the_same_few_queries_however_many_they_a
         assert run.deadline_at == runs_of_twenty[0].started_at + timedelta(seconds=agent.max_seconds + grace)
 
 
-def test_a_run_another_worker_claims_between_the_read_and_the_update_stays_its_own(settings):
+def test_a_run_another_worker_claims_between_the_read_and_the_update_stays_its_own():
     """The claim is conditional per run: when another worker took one of the task's runs
     first (a task delivered twice), this worker gets only the rest."""
     from django.db import connection
