@@ -67,9 +67,10 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_htmx",
+    # Before django_q: its `qcluster` command is gradent's (gradent/management/commands/qcluster.py).
+    "gradent",
     "django_q",
     "django_crontab",
-    "gradent",
     "workspaces",
     "agents",
     "proactive",

@@ -109,16 +109,12 @@ def serve_web(bind: str, workers: int, access_log: bool) -> None:
 
 
 def run_workers() -> None:
-    """`manage.py qcluster`, in a child of `up`: the cluster's own processes fork from it.
-    django-q2 returns once its sentinel runs; the process lasts as long as the sentinel
-    (as `qcluster` itself does, through multiprocessing's exit handler)."""
-    import multiprocessing
-
+    """`manage.py qcluster` (gradent's: gradent/management/commands/qcluster.py), in a
+    child of `up`: the cluster's own processes fork from it. It returns once the cluster
+    has stopped."""
     from django.core.management import call_command
 
     call_command("qcluster")
-    for process in multiprocessing.active_children():
-        process.join()
 
 
 class DispatcherThread:
